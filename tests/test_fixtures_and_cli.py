@@ -1,0 +1,122 @@
+"""The bundled fixtures, the synthetic builder, --set overrides, and the small commands (secret, verify)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.events import CONTENT_TYPES, STATUSES, decode_last_messages, parse_body
+from whatsable_cli.fixtures import SyntheticEvents, apply_overrides, find_fixture, list_fixtures, to_body
+from whatsable_cli.signing import sign
+
+ENVELOPE = (
+    b'{"event":"message_status","data":{"message_id":"wamid.123456789","status":"delivered",'
+    b'"timestamp":"2024-03-23T21:41:44.477Z"}}'
+)
+
+
+def test_every_variant_is_bundled_and_parses() -> None:
+    names = {f.name for f in list_fixtures()}
+    assert names == {f"message_status/{s}" for s in STATUSES} | {f"incoming_message/{c}" for c in CONTENT_TYPES}
+    for fixture in list_fixtures():
+        parsed = parse_body(fixture.read_bytes())
+        assert parsed.kind == fixture.event
+        if fixture.event == "incoming_message":
+            assert isinstance(parsed.field("last_messages"), str)  # stays a JSON string
+            assert decode_last_messages(parsed.data or {})[-1]["content_type"] == fixture.variant
+    failed = parse_body(find_fixture("failed").read_bytes())
+    assert failed.field("error")["code"]
+
+
+def test_synthetic_events_are_fresh_and_seed_reproducible() -> None:
+    first, second = SyntheticEvents().build("message_status"), SyntheticEvents().build("message_status")
+    assert first["data"]["message_id"] != second["data"]["message_id"]
+    seeded = [to_body(SyntheticEvents(seed=7).build("incoming_message", "image")) for _ in range(2)]
+    assert seeded[0] == seeded[1]
+    assert to_body(SyntheticEvents(seed=8).build("incoming_message", "image")) != seeded[0]
+
+
+def test_synthetic_event_rejects_unknown_names_with_the_valid_list() -> None:
+    with pytest.raises(BadInputError) as err:
+        SyntheticEvents().build("message_status", "bounced")
+    assert "delivered" in (err.value.hint or "")
+
+
+def test_set_overrides_parse_json_literals() -> None:
+    payload = {"event": "message_status", "data": {"status": "sent"}}
+    result = apply_overrides(
+        payload, ["data.status=read", "data.count=3", "data.ok=true", "data.none=null", 'data.error={"code":"1"}']
+    )
+    assert result["data"] == {"status": "read", "count": 3, "ok": True, "none": None, "error": {"code": "1"}}
+    assert payload["data"] == {"status": "sent"}  # the original is untouched
+
+
+@pytest.mark.parametrize("bad", ["data.status", "=x", "data..x=1", "event.x=1"])
+def test_invalid_set_is_bad_input(bad: str) -> None:
+    with pytest.raises(BadInputError):
+        apply_overrides({"event": "message_status", "data": {}}, [bad])
+
+
+def test_fixtures_list_json_and_show_are_exact() -> None:
+    listed = run_cli("fixtures", "list", "--json")
+    assert listed.exit_code == 0
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 10 and rows[0]["name"] == "message_status/sent"
+    shown = run_cli("fixtures", "show", "message_status/delivered")
+    assert shown.stdout.encode() == find_fixture("message_status/delivered").read_bytes()
+
+
+def test_unknown_fixture_exits_7_with_valid_names() -> None:
+    result = run_cli("fixtures", "show", "bounced")
+    assert result.exit_code == 7
+    assert "unknown fixture 'bounced'" in result.stderr
+    assert "message_status/delivered" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secret_generate_forms() -> None:
+    assert run_cli("secret", "generate", "--scheme", "standard").stdout.startswith("whsec_")
+    assert len(run_cli("secret", "generate").stdout.strip()) == 64
+    bad = run_cli("secret", "generate", "--scheme", "md5")
+    assert bad.exit_code == 7 and "whatsable, standard, svix" in bad.stderr
+
+
+def test_verify_valid_and_invalid_exit_codes(tmp_path: Path) -> None:
+    body = tmp_path / "body.json"
+    body.write_bytes(ENVELOPE)
+    header = "X-Webhook-Signature: 6ecbc27ad2de17fc5c5d9eb9e3a4759288a4915a7f88ad9fa54b3b8335903edf"
+    ok = run_cli("verify", str(body), "-H", header, "--secret", "test_signature_secret")
+    assert ok.exit_code == 0, ok.stderr
+    assert "valid" in ok.stdout
+    assert "6ecbc27ad2de17fc" not in ok.stdout  # the signature is redacted unless asked
+    bad = run_cli("verify", str(body), "-H", header, "--secret", "wrong", "--json")
+    assert bad.exit_code == 3
+    report = json.loads(bad.stdout)
+    assert report["valid"] is False and report["reason"] == "mismatch"
+
+
+def test_verify_reads_stdin_and_explains_stale_timestamp() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    headers = sign("standard", secret, ENVELOPE, timestamp=1_000_000)
+    args = [f"-H{name}: {value}" for name, value in headers.items()]
+    result = run_cli("verify", "-", *args, "--secret", secret, input=ENVELOPE)
+    assert result.exit_code == 3
+    assert "stale_timestamp" in result.stdout
+    assert "scheme          standard (detected" in result.stdout
+    at_time = run_cli("verify", "-", *args, "--secret", secret, "--at", "1000100", input=ENVELOPE)
+    assert at_time.exit_code == 0
+
+
+def test_verify_bad_inputs_exit_7(tmp_path: Path) -> None:
+    assert run_cli("verify", str(tmp_path / "missing.json"), "--secret", "x").exit_code == 7
+    malformed = run_cli("verify", "-", "-H", "NoColonHere", "--secret", "x", input=b"{}")
+    assert malformed.exit_code == 7 and "malformed header" in malformed.stderr
+    assert run_cli("verify", "-", input=b"{}").exit_code == 7  # no secret
+
+
+def test_version_and_python_m() -> None:
+    assert run_cli("--version").stdout.startswith("whatsable ")

@@ -1,0 +1,181 @@
+"""Signing and verification: the golden vectors of reference/webhooks.md, and one defect per test."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.signing import (
+    Reason,
+    decode_whsec,
+    detect_scheme,
+    generate_secret,
+    sign,
+    verify,
+)
+
+STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ENVELOPE = (
+    b'{"event":"message_status","data":{"message_id":"wamid.123456789","status":"delivered",'
+    b'"timestamp":"2024-03-23T21:41:44.477Z"}}'
+)
+
+
+def fixed(ts: float):
+    return lambda: ts
+
+
+def test_standard_webhooks_official_vector() -> None:
+    headers = sign(
+        "standard",
+        STD_SECRET,
+        b'{"test": 2432232314}',
+        msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek",
+        timestamp=1614265330,
+    )
+    assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert headers["webhook-id"] == "msg_p5jXN8AQM9LWM0D4loKWxJek"
+    assert headers["webhook-timestamp"] == "1614265330"
+
+
+def test_standard_vector_on_whatsable_envelope() -> None:
+    assert len(ENVELOPE) == 126
+    headers = sign("standard", STD_SECRET, ENVELOPE, msg_id="msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", timestamp=1711230104)
+    assert headers["webhook-signature"] == "v1,F8Zakk6KSV7T9CcOkMYqwxH7G375KY1gbxfMaBVDBI0="
+
+
+def test_svix_uses_same_construction_with_svix_headers() -> None:
+    headers = sign("svix", STD_SECRET, ENVELOPE, msg_id="msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", timestamp=1711230104)
+    assert headers == {
+        "svix-id": "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+        "svix-timestamp": "1711230104",
+        "svix-signature": "v1,F8Zakk6KSV7T9CcOkMYqwxH7G375KY1gbxfMaBVDBI0=",
+    }
+
+
+def test_whatsable_vector() -> None:
+    headers = sign("whatsable", "test_signature_secret", ENVELOPE)
+    assert headers == {"X-Webhook-Signature": "6ecbc27ad2de17fc5c5d9eb9e3a4759288a4915a7f88ad9fa54b3b8335903edf"}
+
+
+@pytest.mark.parametrize("scheme", ["whatsable", "standard", "svix"])
+def test_sign_then_verify_round_trip(scheme: str) -> None:
+    secret = generate_secret(scheme)
+    headers = sign(scheme, secret, ENVELOPE, clock=fixed(1711230104))
+    result = verify(scheme, secret, ENVELOPE, headers, clock=fixed(1711230104 + 10))
+    assert result.ok, result.detail
+    assert result.reason is Reason.VALID
+
+
+def test_verify_official_vector_at_its_time() -> None:
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    assert verify("standard", STD_SECRET, b'{"test": 2432232314}', headers, clock=fixed(1614265330)).ok
+
+
+def test_tampered_body_is_a_mismatch() -> None:
+    headers = sign("whatsable", "s3cret", ENVELOPE)
+    result = verify("whatsable", "s3cret", ENVELOPE.replace(b"delivered", b"read"), headers)
+    assert result.reason is Reason.MISMATCH
+    assert "X-Webhook-Signature" in result.detail
+
+
+def test_wrong_secret_is_a_mismatch() -> None:
+    headers = sign("standard", STD_SECRET, ENVELOPE, clock=fixed(1000))
+    other = generate_secret("standard")
+    assert verify("standard", other, ENVELOPE, headers, clock=fixed(1000)).reason is Reason.MISMATCH
+
+
+def test_missing_header_names_the_header_and_suggests_the_scheme_present() -> None:
+    headers = sign("svix", STD_SECRET, ENVELOPE, clock=fixed(1000))
+    result = verify("standard", STD_SECRET, ENVELOPE, headers, clock=fixed(1000))
+    assert result.reason is Reason.MISSING_HEADER
+    assert result.hint is not None
+    assert "--scheme svix" in result.hint
+
+
+def test_malformed_signature_header() -> None:
+    result = verify("whatsable", "s", ENVELOPE, {"X-Webhook-Signature": "not-hex"})
+    assert result.reason is Reason.MALFORMED_HEADER
+    result = verify(
+        "standard",
+        STD_SECRET,
+        ENVELOPE,
+        {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": "v1,@@@"},
+        clock=fixed(1),
+    )
+    assert result.reason is Reason.MALFORMED_HEADER
+
+
+def test_non_numeric_timestamp_is_malformed() -> None:
+    headers = {"webhook-id": "m", "webhook-timestamp": "yesterday", "webhook-signature": "v1,AAAA"}
+    assert verify("standard", STD_SECRET, ENVELOPE, headers).reason is Reason.MALFORMED_HEADER
+
+
+@pytest.mark.parametrize(("offset", "reason"), [(-600, Reason.STALE_TIMESTAMP), (600, Reason.FUTURE_TIMESTAMP)])
+def test_timestamp_outside_tolerance(offset: int, reason: Reason) -> None:
+    headers = sign("standard", STD_SECRET, ENVELOPE, timestamp=1_000_000 + offset)
+    result = verify("standard", STD_SECRET, ENVELOPE, headers, clock=fixed(1_000_000))
+    assert result.reason is reason
+    assert result.skew_seconds == offset
+
+
+def test_timestamp_just_inside_tolerance_passes() -> None:
+    headers = sign("standard", STD_SECRET, ENVELOPE, timestamp=1_000_000 - 299)
+    assert verify("standard", STD_SECRET, ENVELOPE, headers, clock=fixed(1_000_000)).ok
+
+
+def test_whsec_key_used_as_text_is_explained() -> None:
+    # The reference's vector for the mistake: the key taken as the UTF-8 of the whole whsec_ string.
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,TcxlhK9b6UD6iVI1ZU2tTqp8PEVfYRseNNfa6b+LcUg=",
+    }
+    result = verify("standard", STD_SECRET, b'{"test": 2432232314}', headers, clock=fixed(1614265330))
+    assert result.reason is Reason.WHSEC_AS_TEXT
+    assert "base64-decoded" in (result.hint or "")
+
+
+def test_reserialised_body_is_explained() -> None:
+    pretty = b'{"event": "message_status", "data": {"status": "read"}}'
+    compact = b'{"event":"message_status","data":{"status":"read"}}'
+    headers = sign("whatsable", "k", pretty)
+    result = verify("whatsable", "k", compact, headers)
+    assert result.reason is Reason.RESERIALISED_BODY
+
+
+def test_rotation_any_listed_signature_matches() -> None:
+    good = sign("standard", STD_SECRET, ENVELOPE, msg_id="msg_1", timestamp=50)["webhook-signature"]
+    old = sign("standard", generate_secret("standard"), ENVELOPE, msg_id="msg_1", timestamp=50)["webhook-signature"]
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "50", "webhook-signature": f"{old} v2,xyz {good}"}
+    assert verify("standard", STD_SECRET, ENVELOPE, headers, clock=fixed(50)).ok
+
+
+def test_header_lookup_is_case_insensitive() -> None:
+    headers = {k.upper(): v for k, v in sign("whatsable", "k", ENVELOPE).items()}
+    assert verify("whatsable", "k", ENVELOPE, headers).ok
+    assert detect_scheme(headers) == "whatsable"
+
+
+def test_bad_standard_secret_is_bad_input() -> None:
+    with pytest.raises(BadInputError):
+        sign("standard", "whsec_not base64!!", ENVELOPE)
+
+
+def test_generated_secrets_have_the_right_form() -> None:
+    assert len(decode_whsec(generate_secret("standard"))) == 32
+    raw = generate_secret("whatsable")
+    assert len(raw) == 64
+    assert int(raw, 16) >= 0
+    assert base64.b64decode(generate_secret("svix")[6:])
+
+
+def test_message_id_with_dot_is_rejected() -> None:
+    with pytest.raises(BadInputError):
+        sign("standard", STD_SECRET, ENVELOPE, msg_id="a.b")

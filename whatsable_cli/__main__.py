@@ -1,0 +1,5 @@
+"""Entry point for `python -m whatsable_cli`."""
+
+from whatsable_cli.cli import main
+
+main()

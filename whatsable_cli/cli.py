@@ -1,0 +1,74 @@
+"""The Typer application: registers the commands and turns errors into exit codes in one place."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from whatsable_cli import __version__
+from whatsable_cli.commands import fixtures_cmd, secret_cmd, verify_cmd
+from whatsable_cli.errors import ExitCode, WhatsableError
+
+
+class WhatsableGroup(TyperGroup):
+    """Maps every WhatsableError to its one-line message, hint and documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.core declares its vendored Context
+        try:
+            return super().invoke(ctx)
+        except WhatsableError as err:
+            from whatsable_cli.render.console import print_error
+
+            print_error(err)
+            raise typer.Exit(int(err.exit_code)) from None
+        except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise  # usage errors (2), deliberate exits, and Ctrl-C (130) are Typer's to report
+        except Exception as exc:
+            if os.environ.get("WHATSABLE_DEBUG"):
+                raise
+            from whatsable_cli.render.console import print_error
+
+            print_error(
+                WhatsableError(
+                    f"unexpected error: {type(exc).__name__}: {exc}",
+                    hint="run again with WHATSABLE_DEBUG=1 for the traceback, and please report it",
+                )
+            )
+            raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
+
+
+app = typer.Typer(
+    cls=WhatsableGroup,
+    name="whatsable",
+    help="The webhook developer tool for WhatsAble: listen, send-test, replay, verify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"whatsable {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
+
+
+for module in (verify_cmd, secret_cmd, fixtures_cmd):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""The command layer: each command turns options into settings, calls one service, renders, exits."""

@@ -1,0 +1,57 @@
+"""Options shared by several commands, and parsing of option values the user types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from whatsable_cli.errors import BadInputError
+
+SecretOption = Annotated[
+    str | None,
+    typer.Option(
+        "--secret",
+        envvar="WHATSABLE_SECRET",
+        show_envvar=True,
+        help="Signing secret (never printed). Also read from the config file.",
+    ),
+]
+SchemeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheme",
+        envvar="WHATSABLE_SCHEME",
+        show_envvar=True,
+        help="Signature scheme: whatsable (default), standard, svix.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (NDJSON for streams).")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="WHATSABLE_CONFIG", help="Config file (default: ./whatsable.toml)."),
+]
+HeaderOption = Annotated[
+    list[str] | None,
+    typer.Option("-H", "--header", help="Extra header 'Name: value' (repeatable)."),
+]
+ShowSecretsOption = Annotated[
+    bool, typer.Option("--show-secrets", help="Show signature header values instead of redacting them.")
+]
+
+
+def parse_headers(values: list[str] | None) -> list[tuple[str, str]]:
+    """Parse repeated `-H 'Name: value'` options, keeping order and duplicates."""
+    headers: list[tuple[str, str]] = []
+    for raw in values or []:
+        name, sep, value = raw.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c.isspace() for c in name):
+            raise BadInputError(
+                f"malformed header {raw!r}",
+                hint="write headers as -H 'Name: value'",
+                code="malformed_header",
+            )
+        headers.append((name, value.strip()))
+    return headers

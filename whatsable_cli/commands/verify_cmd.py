@@ -1,0 +1,99 @@
+"""`whatsable verify`: check a payload's signature offline and explain a mismatch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from whatsable_cli.commands.options import (
+    ConfigOption,
+    HeaderOption,
+    JsonOption,
+    SecretOption,
+    ShowSecretsOption,
+    parse_headers,
+)
+from whatsable_cli.errors import BadInputError, ExitCode
+
+
+def _read_body(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot read body file {source}: {exc.strerror}",
+            hint="pass the exact raw body as a file, or - for stdin",
+            code="unreadable_file",
+        ) from None
+
+
+def verify(
+    body_file: Annotated[str | None, typer.Argument(help="File with the exact raw body, or - for stdin.")] = None,
+    header: HeaderOption = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Verify a recorded request from this recording.")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--id", help="Id (or unique prefix) of the recorded request.")
+    ] = None,
+    secret: SecretOption = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option("--scheme", envvar="WHATSABLE_SCHEME", help="auto (from the headers), whatsable, standard, svix."),
+    ] = None,
+    tolerance: Annotated[int, typer.Option(help="Allowed timestamp skew in seconds.")] = 300,
+    at: Annotated[
+        float | None, typer.Option("--at", help="Verify as if now were this Unix time (old payloads).")
+    ] = None,
+    config_path: ConfigOption = None,
+    show_secrets: ShowSecretsOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Check a signature offline: exit 0 when valid, 3 when not, with what went wrong and why."""
+    from whatsable_cli.config import load_config
+    from whatsable_cli.render.verify import render_verification
+    from whatsable_cli.signing import detect_scheme
+    from whatsable_cli.signing import verify as verify_signature
+    from whatsable_cli.store import find_request
+
+    config = load_config(config_path)
+    headers = parse_headers(header)
+    if record is not None or request_id is not None:
+        if record is None or request_id is None:
+            raise BadInputError("--record and --id go together", hint="e.g. --record rec.jsonl --id 3f2a")
+        recorded = find_request(record, request_id)
+        body, headers = recorded.body_bytes, [*recorded.headers, *headers]
+    elif body_file is not None:
+        body = _read_body(body_file)
+    else:
+        raise BadInputError(
+            "nothing to verify", hint="pass a body file (or - for stdin) with -H headers, or --record/--id"
+        )
+    secret_value = config.pick(secret, "secret")
+    if not secret_value:
+        raise BadInputError("no secret to verify with", hint="pass --secret or set WHATSABLE_SECRET")
+    header_map = dict(headers)
+    wanted = config.pick(scheme, "scheme", "auto")
+    chosen = detect_scheme(header_map) if wanted == "auto" else wanted
+    result = verify_signature(
+        chosen or "whatsable",
+        str(secret_value),
+        body,
+        header_map,
+        clock=(lambda: at) if at is not None else __import__("time").time,
+        tolerance=tolerance,
+    )
+    render_verification(
+        result, body, headers, detected=wanted == "auto", show_secrets=show_secrets, json_output=json_output
+    )
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.SIGNATURE))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)

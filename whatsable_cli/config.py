@@ -1,0 +1,71 @@
+"""Configuration: flag > environment > whatsable.toml > default, and where the config file is found."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.paths import config_dir
+
+LOCAL_CONFIG_NAME = "whatsable.toml"
+KNOWN_KEYS = frozenset(
+    {"secret", "scheme", "forward_to", "routes", "domain", "port", "host", "path", "ngrok_path", "record"}
+)
+
+
+@dataclass
+class Config:
+    """The values of the config file in force (empty when there is none) and what to warn about."""
+
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def pick(self, flag_value: Any, key: str, default: Any = None) -> Any:
+        """A flag (or its environment variable, which Typer folds into it) wins over the file."""
+        if flag_value is not None and flag_value != [] and flag_value != ():
+            return flag_value
+        return self.values.get(key, default)
+
+
+def find_config_file(explicit: Path | None = None) -> tuple[Path | None, bool]:
+    """(path, project_local): --config, else ./whatsable.toml, else the user config dir."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise BadInputError(f"config file not found: {explicit}", hint="check --config PATH", code="config_missing")
+        return explicit, explicit.resolve().parent == Path.cwd().resolve()
+    local = Path.cwd() / LOCAL_CONFIG_NAME
+    if local.is_file():
+        return local, True
+    user = config_dir() / LOCAL_CONFIG_NAME
+    return (user, False) if user.is_file() else (None, False)
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Read the config file in force; a malformed one is bad input (exit 7)."""
+    path, project_local = find_config_file(explicit)
+    if path is None:
+        return Config()
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadInputError(
+            f"cannot read config {path}: {exc}",
+            hint="fix the TOML, or pass another file with --config",
+            code="bad_config",
+        ) from None
+    config = Config(path, values)
+    unknown = sorted(set(values) - KNOWN_KEYS)
+    if unknown:
+        config.warnings.append(f"{path}: unknown keys ignored: {', '.join(unknown)}")
+    if project_local and values.get("secret"):
+        config.warnings.append(
+            f"{path} holds a signing secret: keep it out of git (add it to .gitignore) or use WHATSABLE_SECRET"
+        )
+    return config

@@ -1,0 +1,239 @@
+"""The nouns: WhatsAble events, recorded requests and delivery results, with (de)serialisation. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EVENT_TYPES = ("message_status", "incoming_message")
+STATUSES = ("sent", "delivered", "read", "failed")
+CONTENT_TYPES = ("text", "image", "audio", "video", "document", "location")
+
+# What a parsed body turned out to be, beyond the two event types.
+KIND_UNKNOWN = "unknown"  # JSON, but not an event we know
+KIND_NOT_JSON = "not_json"
+KIND_EMPTY = "empty"
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """What a request body holds, with the fields a developer looks at first."""
+
+    kind: str
+    data: JsonObject | None = None
+    flat: bool = False  # WhatsAble's flat form: data fields at the top level, no "event"
+    raw_event: str | None = None  # the "event" value as sent, also when it is unknown
+    error: str | None = None  # why the body did not parse
+
+    @property
+    def is_known(self) -> bool:
+        return self.kind in EVENT_TYPES
+
+    def field(self, name: str) -> Any:
+        return None if self.data is None else self.data.get(name)
+
+    @property
+    def message_id(self) -> str | None:
+        value = self.field("message_id")
+        return None if value is None else str(value)
+
+    @property
+    def status(self) -> str | None:
+        value = self.field("status")
+        return None if value is None else str(value)
+
+    @property
+    def dedupe_key(self) -> str | None:
+        """The key a receiver should deduplicate on (WhatsAble: message id + status, or phone + time)."""
+        if self.kind == "message_status" and self.message_id:
+            return f"status:{self.message_id}:{self.status}"
+        if self.kind == "incoming_message":
+            phone, when = self.field("phone_number"), self.field("user_timestamp")
+            if phone is not None and when is not None:
+                return f"in:{phone}:{when}"
+        return None
+
+
+def parse_body(body: bytes) -> ParsedEvent:
+    """Classify a body as one of the event types, an unknown JSON value, or not JSON at all."""
+    if not body.strip():
+        return ParsedEvent(KIND_EMPTY, error="empty body")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return ParsedEvent(KIND_NOT_JSON, error=f"not JSON: {exc}")
+    if not isinstance(payload, dict):
+        return ParsedEvent(KIND_UNKNOWN, error=f"JSON {type(payload).__name__}, not an object")
+    event = payload.get("event")
+    data = payload.get("data")
+    if isinstance(event, str):
+        kind = event if event in EVENT_TYPES and isinstance(data, dict) else KIND_UNKNOWN
+        return ParsedEvent(kind, data if isinstance(data, dict) else None, raw_event=event)
+    return _parse_flat(payload)
+
+
+def _parse_flat(payload: JsonObject) -> ParsedEvent:
+    """WhatsAble's flat payload (no envelope): a status update or a conversation snapshot."""
+    if "status" in payload and "message_id" in payload:
+        return ParsedEvent("message_status", payload, flat=True)
+    if "last_messages" in payload or "phone_number" in payload:
+        return ParsedEvent("incoming_message", payload, flat=True)
+    return ParsedEvent(KIND_UNKNOWN, payload, error="no 'event' field")
+
+
+def decode_last_messages(data: JsonObject) -> list[JsonObject]:
+    """`last_messages` is a JSON *string* in WhatsAble's payloads; decode it, tolerating a real list."""
+    value = data.get("last_messages")
+    if isinstance(value, list):
+        return [m for m in value if isinstance(m, dict)]
+    if not isinstance(value, str):
+        return []
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return []
+    return [m for m in decoded if isinstance(m, dict)] if isinstance(decoded, list) else []
+
+
+def encode_body(body: bytes) -> tuple[str, str]:
+    """A body as JSON-safe text: (text, "utf-8") when it decodes, else (base64, "base64")."""
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def decode_body(text: str, encoding: str) -> bytes:
+    """The exact bytes of a body stored by encode_body."""
+    return base64.b64decode(text) if encoding == "base64" else text.encode("utf-8")
+
+
+@dataclass
+class SignatureCheck:
+    """How a received request's signature came out: verified, failed (with the reason) or unsigned."""
+
+    result: str  # "verified" | "failed" | "unsigned" | "unchecked" (no secret set)
+    scheme: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class DeliveryResult:
+    """One outbound delivery (a forward, a replay, a send-test request) and how it went."""
+
+    url: str
+    status: int | None = None
+    latency_ms: float | None = None
+    response_snippet: str | None = None
+    error: str | None = None  # set when no HTTP answer came (refused, timeout, ...)
+    error_code: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def to_dict(self) -> JsonObject:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, raw: JsonObject) -> DeliveryResult:
+        fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**fields)
+
+
+RECORD_TYPE_REQUEST = "request"
+RECORD_TYPE_FORWARD = "forward"
+
+
+@dataclass
+class RecordedRequest:
+    """One received request, exactly as it arrived, as one line of a recording."""
+
+    id: str
+    received_at: str  # ISO 8601 UTC
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: str
+    body_encoding: str = "utf-8"
+    body_size: int = 0
+    body_omitted: bool = False  # over --max-body: recorded without its body
+    event_type: str | None = None
+    signature: SignatureCheck | None = None
+    response_status: int | None = None  # what the sender was answered, when known at write time
+    flags: list[str] = field(default_factory=list)  # e.g. "other_path", "rejected", "duplicate"
+
+    @property
+    def body_bytes(self) -> bytes:
+        return decode_body(self.body, self.body_encoding)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+    def to_dict(self) -> JsonObject:
+        raw = asdict(self)
+        raw["type"] = RECORD_TYPE_REQUEST
+        raw["headers"] = [list(pair) for pair in self.headers]
+        if self.signature is None:
+            raw.pop("signature")
+        return raw
+
+    def to_json_line(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_dict(cls, raw: JsonObject) -> RecordedRequest:
+        signature = raw.get("signature")
+        return cls(
+            id=str(raw["id"]),
+            received_at=str(raw["received_at"]),
+            method=str(raw.get("method", "POST")),
+            path=str(raw.get("path", "/")),
+            query=str(raw.get("query", "")),
+            headers=[(str(k), str(v)) for k, v in raw.get("headers", [])],
+            body=str(raw.get("body", "")),
+            body_encoding=str(raw.get("body_encoding", "utf-8")),
+            body_size=int(raw.get("body_size", 0)),
+            body_omitted=bool(raw.get("body_omitted", False)),
+            event_type=raw.get("event_type"),
+            signature=SignatureCheck(**signature) if isinstance(signature, dict) else None,
+            response_status=raw.get("response_status"),
+            flags=list(raw.get("flags", [])),
+        )
+
+
+@dataclass
+class ForwardRecord:
+    """A forward result, appended after its request line (the request is recorded before forwarding)."""
+
+    request_id: str
+    result: DeliveryResult
+    attempt: int = 1
+    at: str = ""
+
+    def to_json_line(self) -> bytes:
+        raw = {
+            "type": RECORD_TYPE_FORWARD,
+            "request_id": self.request_id,
+            "attempt": self.attempt,
+            "at": self.at,
+            **self.result.to_dict(),
+        }
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_dict(cls, raw: JsonObject) -> ForwardRecord:
+        return cls(
+            request_id=str(raw["request_id"]),
+            result=DeliveryResult.from_dict(raw),
+            attempt=int(raw.get("attempt", 1)),
+            at=str(raw.get("at", "")),
+        )

@@ -1,0 +1,42 @@
+"""Where the tool keeps things: the user config and data dirs, and the recordings folder."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "whatsable"
+
+
+def data_dir() -> Path:
+    """The user data dir (`WHATSABLE_DATA_DIR` overrides it, which tests and CI use)."""
+    override = os.environ.get("WHATSABLE_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def config_dir() -> Path:
+    """The user config dir (`WHATSABLE_CONFIG_DIR` overrides it)."""
+    override = os.environ.get("WHATSABLE_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def recordings_dir() -> Path:
+    return data_dir() / "recordings"
+
+
+def new_recording_path(now: datetime | None = None) -> Path:
+    """A fresh recording file name for one `listen` run: recordings/<UTC time>.jsonl."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S_%fZ")
+    return recordings_dir() / f"{stamp}.jsonl"
+
+
+def newest_recording() -> Path | None:
+    """The most recent recording, which `events` and `replay` use by default."""
+    folder = recordings_dir()
+    if not folder.is_dir():
+        return None
+    files = sorted(folder.glob("*.jsonl"))
+    return files[-1] if files else None

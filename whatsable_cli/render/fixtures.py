@@ -1,0 +1,56 @@
+"""Renders the bundled fixture list and a single fixture."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.syntax import Syntax
+from rich.table import Table
+
+from whatsable_cli.events import parse_body
+from whatsable_cli.fixtures import Fixture
+from whatsable_cli.render.console import print_json, stdout_console
+
+
+def _summary(fixture: Fixture) -> str:
+    parsed = parse_body(fixture.read_bytes())
+    if parsed.kind == "message_status":
+        error = parsed.field("error")
+        suffix = f" (error {error.get('code')})" if isinstance(error, dict) else ""
+        return f"status={parsed.status}{suffix}"
+    text = str(parsed.field("last_message_of_user") or "")
+    return f"{parsed.field('message_type')}: {text[:40]}"
+
+
+def render_fixture_list(fixtures: list[Fixture], *, json_output: bool) -> None:
+    if json_output:
+        for fixture in fixtures:
+            print_json(
+                {
+                    "name": fixture.name,
+                    "event": fixture.event,
+                    "variant": fixture.variant,
+                    "path": str(fixture.path),
+                    "summary": _summary(fixture),
+                }
+            )
+        return
+    table = Table(title="Bundled fixtures", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("variant", no_wrap=True)
+    table.add_column("summary", no_wrap=True, overflow="ellipsis")
+    for fixture in fixtures:
+        table.add_row(fixture.name, fixture.event, fixture.variant, _summary(fixture))
+    stdout_console().print(table)
+
+
+def render_fixture(fixture: Fixture, *, json_output: bool) -> None:
+    body = fixture.read_bytes()
+    if json_output or not sys.stdout.isatty():
+        # Byte-exact on pipes, so `fixtures show X > x.json` gives the bundled file.
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    stdout_console().print(Syntax(json.dumps(json.loads(body), indent=2, ensure_ascii=False), "json"))

@@ -1,0 +1,55 @@
+"""Renders a signature verification: the verdict and an explanation a developer can act on."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from whatsable_cli.render.console import print_json, stdout_console
+from whatsable_cli.signing import SCHEMES, SIGNATURE_HEADER_NAMES, Verification, redact
+
+
+def display_header_value(name: str, value: str, *, show_secrets: bool) -> str:
+    """Signature values are redacted in displays unless the user asks for them."""
+    return value if show_secrets or name.lower() not in SIGNATURE_HEADER_NAMES else redact(value)
+
+
+def render_verification(
+    result: Verification,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    *,
+    detected: bool,
+    show_secrets: bool,
+    json_output: bool,
+) -> None:
+    if json_output:
+        print_json(
+            {
+                "valid": result.ok,
+                "scheme": result.scheme,
+                "reason": result.reason.value,
+                "detail": result.detail,
+                "hint": result.hint,
+                "skew_seconds": result.skew_seconds,
+                "signed_content": result.signed_content,
+                "body_bytes": len(body),
+            }
+        )
+        return
+    console = stdout_console()
+    scheme = SCHEMES[result.scheme]
+    how = "detected from the headers" if detected else "chosen"
+    console.print(f"scheme          {scheme.name} ({how}): {scheme.description}")
+    for name, value in headers:
+        if name.lower() in {h.lower() for h in scheme.header_names}:
+            shown = display_header_value(name, value, show_secrets=show_secrets)
+            console.print(f"header          {escape(name)}: {escape(shown)}")
+    console.print(f"body            {len(body)} bytes (verified exactly as given)")
+    if result.signed_content:
+        console.print(f"signed content  {escape(result.signed_content)}")
+    if result.skew_seconds is not None:
+        console.print(f"timestamp skew  {result.skew_seconds:+.0f} s")
+    mark = "[bold green]✓ valid[/]" if result.ok else f"[bold red]✗ {result.reason.value}[/]"
+    console.print(f"result          {mark}: {escape(result.detail)}")
+    if result.hint:
+        console.print(f"hint            {escape(result.hint)}")
