@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from whatsable_cli.errors import BadInputError
@@ -91,21 +91,28 @@ def iter_entries(path: Path, *, strict: bool = False, on_skip: SkipWarning | Non
             code="recording_unreadable",
         ) from None
     with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield _parse_entry(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                why = "truncated line" if not line.endswith(b"\n") else f"corrupt line ({exc})"
-                if strict:
-                    raise BadInputError(
-                        f"{path}:{line_no}: {why}",
-                        hint="drop --strict to skip bad lines with a warning",
-                        code="corrupt_recording",
-                    ) from None
-                if on_skip is not None:
-                    on_skip(path, line_no, why)
+        yield from iter_entry_lines(handle, path, strict=strict, on_skip=on_skip)
+
+
+def iter_entry_lines(
+    lines: Iterable[bytes], path: Path, *, strict: bool = False, on_skip: SkipWarning | None = None, first_line: int = 1
+) -> Iterator[Entry]:
+    """Parse recording lines from any byte stream (a file, stdin); `path` names it in warnings."""
+    for line_no, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            yield _parse_entry(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            why = "truncated line" if not line.endswith(b"\n") else f"corrupt line ({exc})"
+            if strict:
+                raise BadInputError(
+                    f"{path}:{line_no}: {why}",
+                    hint="drop --strict to skip bad lines with a warning",
+                    code="corrupt_recording",
+                ) from None
+            if on_skip is not None:
+                on_skip(path, line_no, why)
 
 
 def iter_requests(path: Path, *, strict: bool = False, on_skip: SkipWarning | None = None) -> Iterator[RecordedRequest]:
