@@ -1,0 +1,140 @@
+"""Renders send-test: progress on a TTY, the results table and summary, the JSON report, dry-run requests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import TracebackType
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from whatsable_cli.errors import ExitCode
+from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
+from whatsable_cli.report import report_to_dict, request_to_dict, shown_headers
+from whatsable_cli.sender import OutboundRequest
+from whatsable_cli.validate import Check, Outcome, Report, Verdict
+
+VERDICT_MARKS = {
+    Verdict.PASS: "[green]✓ pass[/]",
+    Verdict.WARN: "[yellow]! warn[/]",
+    Verdict.FAIL: "[bold red]✗ FAIL[/]",
+    Verdict.UNREACHABLE: "[bold red]✗ no answer[/]",
+    Verdict.SKIPPED: "[dim]- skipped[/]",
+}
+
+
+class ConsoleObserver:
+    """Prints what was not checked (stderr) and, on a TTY, a progress bar for multi-request runs."""
+
+    def __init__(self) -> None:
+        self._console = stderr_console()
+        self._progress: Progress | None = None
+        self._task = TaskID(0)
+
+    def __enter__(self) -> ConsoleObserver:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def started(self, total: int, notes: list[str]) -> None:
+        for note in notes:
+            print_warning(note, self._console)
+        if total > 1 and self._console.is_terminal:
+            self._progress = Progress(
+                TextColumn("sending"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=total)
+
+    def checked(self, outcome: Outcome) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, description=escape(outcome.check.title))
+
+
+def _time(outcome: Outcome) -> str:
+    exchange = outcome.exchange
+    if exchange is None:
+        return "—"
+    total = f"{exchange.total_ms:.0f} ms" if exchange.total_ms < 1000 else f"{exchange.total_ms / 1000:.2f} s"
+    return total if exchange.connect_ms is None else f"{total}\n[dim]connect {exchange.connect_ms:.0f} ms[/]"
+
+
+def _status(outcome: Outcome) -> str:
+    exchange = outcome.exchange
+    if exchange is None:
+        return "—"
+    return str(exchange.status) if exchange.status is not None else (exchange.error_code or "error")
+
+
+def render_report(report: Report, *, json_output: bool) -> None:
+    if json_output:
+        print_json(report_to_dict(report))
+        return
+    table = Table(title=f"send-test {escape(report.url)}", title_justify="left", show_lines=False)
+    # Only the hint wraps freely, so the table stays readable at 80 columns (a CI log's default).
+    table.add_column("check", max_width=34)
+    table.add_column("request", max_width=26, overflow="fold")
+    for column in ("status", "time", "verdict"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("hint", ratio=1)
+    for outcome in report.outcomes:
+        detail = escape(outcome.message) + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else "")
+        table.add_row(
+            escape(outcome.check.title),
+            escape(outcome.check.request),
+            _status(outcome),
+            _time(outcome),
+            VERDICT_MARKS[outcome.verdict],
+            detail,
+        )
+    console = stdout_console()
+    console.print(table)
+    colour = "green" if report.exit_code is ExitCode.OK else "bold red"
+    console.print(f"[{colour}]{escape(report.summary)}[/]")
+
+
+def render_dry_run(requests: list[tuple[Check, OutboundRequest]], *, show_secrets: bool, json_output: bool) -> None:
+    if json_output:
+        print_json(
+            {
+                "dry_run": True,
+                "requests": [
+                    {"group": c.group, "check": c.name, "request": c.request, "expect": c.expect.value}
+                    | request_to_dict(r, show_secrets=show_secrets)
+                    for c, r in requests
+                ],
+            }
+        )
+        return
+    try:
+        _write_requests(requests, show_secrets=show_secrets)
+    except BrokenPipeError:  # `--dry-run | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    if not show_secrets:
+        stderr_console().print("[dim]signature values are redacted; pass --show-secrets to print them in full[/]")
+
+
+def _write_requests(requests: list[tuple[Check, OutboundRequest]], *, show_secrets: bool) -> None:
+    out = sys.stdout
+    for number, (check, request) in enumerate(requests, 1):
+        out.write(f"### {number}/{len(requests)} {check.title} [{check.request}] (expect: {check.expect.value})\n")
+        out.write(f"{request.method} {request.url}\n")
+        for name, value in shown_headers(request.headers, show_secrets=show_secrets):
+            out.write(f"{name}: {value}\n")
+        out.write("\n")
+        out.write(request.body.decode("utf-8", errors="replace") + "\n\n")
+    out.flush()
