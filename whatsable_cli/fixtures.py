@@ -109,7 +109,8 @@ def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
     """Fail with the valid names when `value` is not one of `choices`."""
     options = tuple(choices)
     if value not in options:
-        raise BadInputError(f"unknown {kind} {value!r}", hint=f"valid {kind}s: {', '.join(options)}")
+        plural = kind + ("es" if kind.endswith("s") else "s")
+        raise BadInputError(f"unknown {kind} {value!r}", hint=f"valid {plural}: {', '.join(options)}")
     return value
 
 

@@ -33,6 +33,8 @@ def build_plan(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
     sources = choose_sources(settings, events)
     factory = RequestFactory(settings, clock)
     factory.signature_headers(b"")  # a secret of the wrong form for the scheme is bad input, now
+    for source in sources:
+        source.make()  # so is a --set that does not fit the payload
     plan = Plan()
     for source in sources:
         for n in range(1, settings.repeat + 1):
