@@ -9,7 +9,15 @@ import typer
 from typer.core import TyperGroup
 
 from whatsable_cli import __version__
-from whatsable_cli.commands import fixtures_cmd, secret_cmd, send_test_cmd, verify_cmd
+from whatsable_cli.commands import (
+    events_cmd,
+    fixtures_cmd,
+    listen_cmd,
+    replay_cmd,
+    secret_cmd,
+    send_test_cmd,
+    verify_cmd,
+)
 from whatsable_cli.errors import ExitCode, WhatsableError
 
 
@@ -65,7 +73,7 @@ def root(
     """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
 
 
-for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd):
+for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, listen_cmd):
     module.register(app)
 
 

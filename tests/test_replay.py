@@ -1,0 +1,329 @@
+"""`whatsable replay` against real loopback endpoints: exact bytes, headers, re-signing, sources, order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import endpoints
+from tests.helpers import Run, run_cli
+from tests.recordings import (
+    OLD_SECRET,
+    incoming_body,
+    numbered_bodies,
+    recorded,
+    signed_request,
+    status_body,
+    write_recording,
+)
+from whatsable_cli.fixtures import find_fixture
+from whatsable_cli.signing import SCHEMES, generate_secret, verify
+
+
+def replay(*args: str, input: str | bytes | None = None) -> Run:
+    return run_cli("replay", *args, input=input)
+
+
+def ndjson(run: Run) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+
+
+def lower_keys(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def test_replays_byte_identical_bodies_and_the_original_headers(tmp_path: Path) -> None:
+    odd_bodies = [
+        status_body(1),
+        b'{"event": "incoming_message",\n "data": {"text": "caf\xc3\xa9 \xf0\x9f\x98\x80"}}\n',  # not compact
+        b"\xff\xfe not UTF-8 at all \x00",  # stored as base64 in the recording
+    ]
+    requests = [
+        recorded(i, body, [("X-Webhook-Signature", f"sig{i}"), ("X-Trace", f"t{i}"), ("User-Agent", "WhatsAble/1")])
+        for i, body in enumerate(odd_bodies)
+    ]
+    path = write_recording(tmp_path / "rec.jsonl", requests)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stderr
+    assert endpoint.received.bodies == odd_bodies
+    for i, headers in enumerate(endpoint.received.headers):
+        seen = lower_keys(headers)
+        assert seen["x-webhook-signature"] == f"sig{i}"
+        assert seen["x-trace"] == f"t{i}"
+        assert seen["user-agent"] == "WhatsAble/1"
+        assert seen["content-type"] == "application/json"
+        assert seen["host"] != "127.0.0.1:4242"  # Host belongs to the new hop
+    assert "passed 3" in run.stdout
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_resigns_with_a_fresh_signature_the_endpoint_verifies(tmp_path: Path, scheme: str) -> None:
+    new_secret = generate_secret(scheme)
+    old_scheme_requests = [signed_request(i, status_body(i), "standard", generate_secret("standard")) for i in range(2)]
+    whatsable_signed = [signed_request(2, incoming_body(2), "whatsable", OLD_SECRET)]
+    path = write_recording(tmp_path / "rec.jsonl", [*old_scheme_requests, *whatsable_signed])
+    with endpoints.serve(lambda r, _: endpoints.correct(scheme, new_secret, r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--secret", new_secret, "--scheme", scheme, "--json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert [d["status"] for d in ndjson(run) if d["type"] == "delivery"] == [200, 200, 200]
+    other_headers = {h.lower() for s in SCHEMES.values() if s.name != scheme for h in s.header_names}
+    for headers in endpoint.received.headers:
+        assert not other_headers & set(lower_keys(headers)), "old signature headers must be replaced"
+    if SCHEMES[scheme].timestamped:  # a fresh id per request, not the recorded one
+        ids = [lower_keys(h)[SCHEMES[scheme].id_header or ""] for h in endpoint.received.headers]
+        assert len(set(ids)) == 3
+    assert new_secret not in run.stdout + run.stderr
+
+
+def test_secret_from_the_environment_and_edit_are_signed_together(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "env-secret", r)) as endpoint:
+        run = run_cli(
+            "replay",
+            str(path),
+            "--to",
+            endpoint.url,
+            "--set",
+            "data.status=read",
+            env={"WHATSABLE_SECRET": "env-secret"},
+        )
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(endpoint.received.bodies[0])["data"]["status"] == "read"
+    assert "warning" not in run.stderr
+
+
+def test_edit_without_a_secret_warns_that_the_kept_signature_will_not_verify(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(i, status_body(i)) for i in range(3)])
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", OLD_SECRET, r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--set", "data.status=failed")
+    assert run.exit_code == 4  # the endpoint rightly rejected the edited bodies
+    assert run.stderr.count("warning:") == 1  # once, not once per request
+    assert "--set edit" in run.stderr and "--secret" in run.stderr
+    assert "warning ×3" in run.stdout
+    assert all(json.loads(b)["data"]["status"] == "failed" for b in endpoint.received.bodies)
+
+
+def test_unedited_replay_keeps_a_valid_signature_valid(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", OLD_SECRET, r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stderr
+    assert "warning" not in run.stderr
+
+
+def test_stale_timestamped_signature_warns(tmp_path: Path) -> None:
+    secret = generate_secret("standard")
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, status_body(1), "standard", secret)])
+    with endpoints.serve(lambda r, _: endpoints.correct("standard", secret, r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url)
+    assert run.exit_code == 4
+    assert "stale" in run.stderr
+    assert len(endpoint.received.bodies) == 1
+
+
+def test_order_is_preserved_at_concurrency_one(tmp_path: Path) -> None:
+    bodies = numbered_bodies(60)
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(bodies)])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--json")
+    assert run.exit_code == 0
+    assert endpoint.received.bodies == bodies
+    assert [d["index"] for d in ndjson(run) if d["type"] == "delivery"] == list(range(60))
+
+
+def test_concurrency_delivers_everything_once(tmp_path: Path) -> None:
+    bodies = numbered_bodies(80)
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(bodies)])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--concurrency", "8", "--json")
+    assert run.exit_code == 0
+    assert sorted(endpoint.received.bodies) == sorted(bodies)
+    summary = ndjson(run)[-1]
+    assert summary["type"] == "summary"
+    assert summary["sent"] == summary["passed"] == 80
+    assert summary["by_status"] == {"200": 80}
+    assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary["latency_ms"]["p99"]
+
+
+def test_sources_fixture_file_folder_and_recording_in_order(tmp_path: Path) -> None:
+    pretty = tmp_path / "one.json"
+    pretty.write_bytes(b'{\n  "event": "message_status",\n  "data": {"status": "read"}\n}\n')
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "b.json").write_bytes(b'{"event":"message_status","data":{"status":"sent"}}')
+    (folder / "a.json").write_bytes(b'{"event":"message_status","data":{"status":"delivered"}}')
+    (folder / "notes.txt").write_text("ignored: not a .json file")
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(9, status_body(9, "failed"))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay("image", str(pretty), str(folder), str(rec), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stderr
+    assert endpoint.received.bodies == [
+        find_fixture("incoming_message/image").read_bytes(),
+        pretty.read_bytes(),  # exactly the file, pretty-printing and trailing newline included
+        (folder / "a.json").read_bytes(),
+        (folder / "b.json").read_bytes(),
+        status_body(9, "failed"),
+    ]
+    assert lower_keys(endpoint.received.headers[0])["content-type"] == "application/json"
+
+
+def test_stdin_recording_and_stdin_ndjson_payloads(tmp_path: Path) -> None:
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(3))])
+    payloads = b"".join(b + b"\n" for b in numbered_bodies(2))
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        from_recording = replay("-", "--to", endpoint.url, input=rec.read_bytes())
+        from_ndjson = replay("-", "--to", endpoint.url, input=payloads)
+    assert from_recording.exit_code == 0 and from_ndjson.exit_code == 0, from_recording.stderr + from_ndjson.stderr
+    assert endpoint.received.bodies == [*numbered_bodies(3), *numbered_bodies(2)]
+
+
+def test_filters_select_what_is_replayed(tmp_path: Path) -> None:
+    requests = [
+        recorded(0, status_body(0, "delivered"), received_at="2026-11-25T10:00:00+00:00"),
+        recorded(1, status_body(1, "read"), received_at="2026-11-25T11:00:00+00:00"),
+        recorded(2, incoming_body(2, phone="8801734363287"), received_at="2026-11-25T12:00:00+00:00"),
+        recorded(3, incoming_body(3, phone="15550001111"), received_at="2026-11-25T13:00:00+00:00"),
+        recorded(4, status_body(4, "read"), received_at="2026-11-25T14:00:00+00:00"),
+    ]
+    path = write_recording(tmp_path / "rec.jsonl", requests)
+
+    def sent_ids(*filters: str) -> list[str]:
+        run = replay(str(path), "--to", "http://127.0.0.1:9/never", "--dry-run", "--json", *filters)
+        assert run.exit_code == 0, run.stderr
+        return [d["id"][:4] for d in ndjson(run) if d["type"] == "dry_run"]
+
+    assert sent_ids("--event", "incoming_message") == ["0002", "0003"]
+    assert sent_ids("--status", "read") == ["0001", "0004"]
+    assert sent_ids("--status", "read,delivered", "--last", "2") == ["0001", "0004"]
+    assert sent_ids("--where", "data.phone_number=8801734363287") == ["0002"]
+    assert sent_ids("--since", "2026-11-25T11:30:00", "--until", "2026-11-25T13:00:00Z") == ["0002", "0003"]
+    assert sent_ids("--id", "0003", "--id", "0000") == ["0000", "0003"]
+    assert sent_ids("--last", "1") == ["0004"]
+
+
+def test_dry_run_sends_nothing_and_redacts_signatures(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--dry-run")
+        shown = replay(str(path), "--to", endpoint.url, "--dry-run", "--show-secrets", "--json")
+    assert run.exit_code == 0
+    assert endpoint.received.bodies == []
+    assert "X-Webhook-Signature" in run.stdout
+    recorded_signature = signed_request(1, status_body(1)).header("X-Webhook-Signature")
+    assert recorded_signature is not None
+    assert recorded_signature not in run.stdout
+    assert [recorded_signature] == [v for k, v in ndjson(shown)[0]["headers"] if k == "X-Webhook-Signature"]
+
+
+def test_corrupt_line_in_the_middle_is_skipped_and_named(tmp_path: Path) -> None:
+    bodies = numbered_bodies(3)
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(bodies)])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + b'{"type":"request","id":"trunc\n' + b"".join(lines[1:]))
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url)
+        strict = replay(str(path), "--to", endpoint.url, "--strict")
+    assert run.exit_code == 0
+    assert f"{path}:2" in run.stderr and "skipped" in run.stderr
+    assert endpoint.received.bodies[:3] == bodies
+    assert strict.exit_code == 7
+    assert f"{path}:2" in strict.stderr
+
+
+def test_failed_answers_exit_4_and_stop_on_failure_stops(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(5))])
+    with endpoints.serve(lambda r, _: endpoints.always_500(r)) as endpoint:
+        everything = replay(str(path), "--to", endpoint.url)
+        stopped = replay(str(path), "--to", endpoint.url, "--stop-on-failure", "--json")
+    assert everything.exit_code == 4
+    assert "failed 5" in everything.stdout and "500 ×5" in everything.stdout
+    assert stopped.exit_code == 4
+    assert [d["status"] for d in ndjson(stopped) if d["type"] == "delivery"] == [500]
+    assert ndjson(stopped)[-1]["stopped_early"] is True
+    assert len(endpoint.received.bodies) == 6
+
+
+def test_expect_and_unreachable_exit_codes(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    with endpoints.serve(lambda r, _: endpoints.status(202, r)) as endpoint:
+        exact = replay(str(path), "--to", endpoint.url, "--expect", "200")
+        either = replay(str(path), "--to", endpoint.url, "--expect", "200,202")
+    assert exact.exit_code == 4
+    assert either.exit_code == 0
+    unreachable = replay(str(path), "--to", endpoints.closed_port_url(), "--json")
+    assert unreachable.exit_code == 5
+    assert ndjson(unreachable)[0]["error_code"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-thing"], "no such file, folder or fixture"),
+        (["--rate", "fast"], "invalid --rate"),
+        (["--expect", "ok"], "invalid --expect"),
+        (["--since", "yesterday-ish"], "cannot read the time"),
+        (["--where", "nothing"], "invalid --where"),
+        (["--secret", "not-base64!", "--scheme", "standard"], "not a Standard Webhooks key"),
+        (["--scheme", "nope", "--secret", "x"], "unknown signature scheme"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_7(tmp_path: Path, args: list[str], message: str) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    run = replay(str(path), "--to", "http://127.0.0.1:9/x", *args)
+    assert run.exit_code == 7
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_no_recording_at_all_is_a_clear_exit_7() -> None:
+    run = replay("--to", "http://127.0.0.1:9/x")
+    assert run.exit_code == 7
+    assert "no recording found" in run.stderr and "whatsable listen" in run.stderr
+
+
+def test_defaults_to_the_newest_recording(isolated_dirs: Path) -> None:
+    folder = isolated_dirs / "data" / "recordings"
+    folder.mkdir(parents=True)
+    write_recording(folder / "20260101T000000_000000Z.jsonl", [recorded(0, numbered_bodies(1)[0])])
+    write_recording(folder / "20260102T000000_000000Z.jsonl", [recorded(1, status_body(1, "read"))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay("--to", endpoint.url)
+    assert run.exit_code == 0
+    assert endpoint.received.bodies == [status_body(1, "read")]
+
+
+def test_set_on_a_non_json_body_skips_it_with_a_warning(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, b"\xffnot json"), recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--set", "data.status=read", "--json")
+    assert run.exit_code == 0
+    assert "not JSON" in run.stderr and "skipped" in run.stderr
+    assert len(endpoint.received.bodies) == 1
+    assert ndjson(run)[-1]["skipped"] == 1
+
+
+def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
+    secret = generate_secret("svix")
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(4))])
+    env = {**os.environ, "WHATSABLE_SECRET": secret}
+    with endpoints.serve(lambda r, _: endpoints.correct("svix", secret, r)) as endpoint:
+        proc = subprocess.run(
+            [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "--scheme", "svix"],
+            input=rec.read_bytes(),
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert endpoint.received.bodies == numbered_bodies(4)
+    for body, headers in zip(endpoint.received.bodies, endpoint.received.headers, strict=True):
+        assert verify("svix", secret, body, headers).ok
+    assert b"passed 4" in proc.stdout

@@ -1,0 +1,174 @@
+"""Renders a replay: one line (or NDJSON object) per delivery, a progress bar on a TTY, and the summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from types import TracebackType
+from typing import Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from whatsable_cli.events import encode_body
+from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
+from whatsable_cli.render.verify import display_header_value
+from whatsable_cli.replay import ReplayOutcome
+from whatsable_cli.replay_request import WARNING_TEXT
+from whatsable_cli.replay_stats import ReplaySummary
+
+
+def _ident(outcome: ReplayOutcome) -> str:
+    item = outcome.request.item
+    return (item.request_id or "")[:8] or "-"
+
+
+def outcome_json(outcome: ReplayOutcome) -> dict[str, Any]:
+    item, result = outcome.request.item, outcome.result
+    raw: dict[str, Any] = {
+        "type": "delivery",
+        "index": outcome.index,
+        "id": item.request_id,
+        "origin": item.origin,
+        "event": item.event_type,
+        "passed": outcome.passed,
+        "resigned": outcome.request.resigned,
+        "edited": outcome.request.edited,
+    }
+    if result is not None:
+        raw.update(result.to_dict())
+    return raw
+
+
+def dry_run_json(outcome: ReplayOutcome, url: str, show_secrets: bool) -> dict[str, Any]:
+    request = outcome.request
+    body, encoding = encode_body(request.body)
+    return {
+        "type": "dry_run",
+        "index": outcome.index,
+        "id": request.item.request_id,
+        "origin": request.item.origin,
+        "method": request.item.method,
+        "url": url,
+        "headers": [[k, display_header_value(k, v, show_secrets=show_secrets)] for k, v in request.headers],
+        "body": body,
+        "body_encoding": encoding,
+        "resigned": request.resigned,
+        "edited": request.edited,
+    }
+
+
+def outcome_line(outcome: ReplayOutcome) -> str:
+    """`✓ 200     3.1 ms  3f2a1b2c  message_status    rec.jsonl`: plain text, cheap to build."""
+    result = outcome.result
+    assert result is not None
+    mark = "✓" if outcome.passed else "✗"
+    answer = str(result.status) if result.status is not None else (result.error_code or "error")
+    latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
+    event = outcome.request.item.event_type or "-"
+    tail = f"  {result.error}" if result.error else ""
+    return f"{mark} {answer:<11} {latency:>10}  {_ident(outcome):<8}  {event:<16}  {outcome.request.item.origin}{tail}"
+
+
+class ReplayPrinter:
+    """The replay observer: prints each outcome as it happens (the service never prints)."""
+
+    def __init__(self, *, url: str, json_output: bool, show_secrets: bool, progress: bool | None = None) -> None:
+        self.url = url
+        self.json_output = json_output
+        self.show_secrets = show_secrets
+        self._stdout_tty = sys.stdout.isatty()
+        self._err = stderr_console()
+        show_bar = self._err.is_terminal and not json_output if progress is None else progress
+        self._progress: Progress | None = self._make_progress() if show_bar else None
+        self._task: Any = None
+        self._failed = 0
+
+    def _make_progress(self) -> Progress:
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("replaying"),
+            BarColumn(),
+            TextColumn("{task.completed} sent · {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=self._err,
+            transient=True,
+        )
+
+    def __enter__(self) -> ReplayPrinter:
+        if self._progress is not None:
+            self._progress.start()
+            self._task = self._progress.add_task("replay", total=None, failed=0)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        sys.stdout.flush()
+
+    def on_warning(self, message: str) -> None:
+        print_warning(message, self._err)
+
+    def on_outcome(self, outcome: ReplayOutcome) -> None:
+        if outcome.result is None:
+            self._print_dry_run(outcome)
+        elif self.json_output:
+            sys.stdout.write(json.dumps(outcome_json(outcome), ensure_ascii=False) + "\n")
+        elif self._stdout_tty:
+            style = "green" if outcome.passed else "red"
+            stdout_console().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
+        else:
+            sys.stdout.write(outcome_line(outcome) + "\n")
+        if not outcome.passed:
+            self._failed += 1
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, failed=self._failed)
+
+    def _print_dry_run(self, outcome: ReplayOutcome) -> None:
+        shown = dry_run_json(outcome, self.url, self.show_secrets)
+        if self.json_output:
+            sys.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n")
+            return
+        console = stdout_console()
+        console.print(f"[bold]{escape(shown['method'])} {escape(self.url)}[/]  ({escape(shown['origin'])})")
+        for name, value in shown["headers"]:
+            console.print(f"  {escape(name)}: {escape(value)}", soft_wrap=True)
+        body = shown["body"] if shown["body_encoding"] == "utf-8" else f"(base64) {shown['body']}"
+        console.print(f"  {escape(body)}\n", soft_wrap=True)
+
+    def render_summary(self, summary: ReplaySummary) -> None:
+        if self.json_output:
+            sys.stdout.write(json.dumps({"type": "summary", "url": self.url, **summary.to_dict()}) + "\n")
+            sys.stdout.flush()
+            return
+        for line in summary_lines(summary, self.url):
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def summary_lines(summary: ReplaySummary, url: str) -> list[str]:
+    if summary.dry_run:
+        return [f"dry run: {summary.selected - summary.skipped} requests would be sent to {url}"]
+    rate = f", {summary.requests_per_second} req/s" if summary.requests_per_second else ""
+    lines = [
+        f"replayed {summary.sent} of {summary.selected} requests to {url} in {summary.elapsed_s:.2f} s{rate}",
+        f"  passed {summary.passed} · failed {summary.failed} · unreachable {summary.unreachable}"
+        f" · skipped {summary.skipped}" + (f" · not sent {summary.not_sent}" if summary.not_sent else ""),
+    ]
+    if summary.by_status:
+        lines.append("  by status: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.by_status.items())))
+    latency = summary.latency.to_dict()
+    if latency["p50"] is not None:
+        lines.append(
+            f"  latency: p50 {latency['p50']} ms · p95 {latency['p95']} ms · p99 {latency['p99']} ms"
+            f" (max {latency['max']} ms)"
+        )
+    for kind, count in summary.signature_warnings.items():
+        lines.append(f"  warning ×{count}: {WARNING_TEXT[kind]}")
+    if summary.stopped_early:
+        lines.append("  stopped at the first failure (--stop-on-failure)")
+    if summary.selected == 0:
+        lines.append("  nothing matched the sources and filters")
+    return lines

@@ -1,0 +1,206 @@
+"""The replay service: stream items through a bounded queue to N workers that deliver over one session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from whatsable_cli.delivery import Deliverer
+from whatsable_cli.errors import BadInputError, ExitCode
+from whatsable_cli.events import DeliveryResult
+from whatsable_cli.query import Filters, accepts, take_last
+from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
+from whatsable_cli.replay_stats import Pacer, ReplaySummary, StatusExpectation
+from whatsable_cli.sources import ReplayItem
+
+QUEUE_ITEMS_PER_WORKER = 4  # enough read-ahead to keep workers busy; the rest of the file stays on disk
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """Everything a replay run needs besides its items."""
+
+    url: str
+    signing: SigningPlan = field(default_factory=SigningPlan)
+    sets: tuple[str, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+    concurrency: int = 1
+    rate: float | None = None  # requests per second
+    timeout: float = 10.0
+    expect: StatusExpectation = field(default_factory=StatusExpectation)
+    dry_run: bool = False
+    stop_on_failure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise BadInputError(f"--concurrency must be at least 1, not {self.concurrency}", hint="e.g. -c 8")
+        if self.timeout <= 0:
+            raise BadInputError(f"--timeout must be positive, not {self.timeout}", hint="e.g. --timeout 10")
+
+
+@dataclass(slots=True)
+class ReplayOutcome:
+    """One item's fate: what was sent, the answer (None in a dry run), and when it was planned and sent."""
+
+    index: int
+    request: PreparedRequest
+    result: DeliveryResult | None
+    passed: bool
+    planned_at: float | None  # the pacer's slot (monotonic seconds), when --rate is set
+    sent_at: float  # monotonic seconds
+
+
+class ReplayObserver(Protocol):
+    """How the service reports; the renderer implements it (the service never prints)."""
+
+    def on_warning(self, message: str) -> None: ...
+
+    def on_outcome(self, outcome: ReplayOutcome) -> None: ...
+
+
+def exit_code(summary: ReplaySummary) -> ExitCode:
+    """5 when the target was unreachable, else 4 when an answer failed --expect, else 0."""
+    if summary.unreachable:
+        return ExitCode.UNREACHABLE
+    if summary.failed:
+        return ExitCode.VALIDATION
+    return ExitCode.OK
+
+
+def _accepts_item(filters: Filters, item: ReplayItem) -> bool:
+    body = item.body
+    return accepts(
+        filters,
+        request_id=item.request_id,
+        received_at=item.received_at,
+        event_type=item.event_type,
+        body=lambda: body,
+    )
+
+
+def select(items: Iterable[ReplayItem], filters: Filters) -> Iterable[ReplayItem]:
+    """The items that pass the filters (`--last N` keeps a bounded deque of N)."""
+    return take_last((item for item in items if _accepts_item(filters, item)), filters.last)
+
+
+class ReplayRun:
+    """One run: a producer fills a bounded queue, workers pace, deliver and report each outcome."""
+
+    def __init__(
+        self, settings: ReplaySettings, observer: ReplayObserver, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.summary = ReplaySummary(dry_run=settings.dry_run)
+        self._monotonic = monotonic
+        self._pacer = Pacer(settings.rate) if settings.rate else None
+        self._stop = False
+        self._warned: set[str] = set()
+        self._failure: Exception | None = None
+
+    async def run(self, items: Iterable[ReplayItem]) -> ReplaySummary:
+        started = self._monotonic()
+        if self.settings.dry_run:
+            for index, prepared in enumerate(self._prepared(items)):
+                self._report(index, prepared, None, None, self._monotonic())
+        else:
+            await self._deliver_all(items)
+        self.summary.elapsed_s = self._monotonic() - started
+        return self.summary
+
+    def _prepared(self, items: Iterable[ReplayItem]) -> Iterable[PreparedRequest]:
+        for item in select(items, self.settings.filters):
+            if self._stop:
+                break  # --stop-on-failure: read no further
+            self.summary.selected += 1
+            try:
+                prepared = prepare(item, self.settings.sets, self.settings.signing)
+            except BadInputError as err:
+                self.summary.skipped += 1
+                self.observer.on_warning(f"{err.message}; skipped")
+                continue
+            if prepared.warning is not None:
+                self._signature_warning(prepared.warning)
+            yield prepared
+
+    def _signature_warning(self, kind: str) -> None:
+        self.summary.signature_warnings[kind] += 1
+        if kind not in self._warned:  # once per kind; the summary carries the count
+            self._warned.add(kind)
+            self.observer.on_warning(WARNING_TEXT[kind])
+
+    async def _deliver_all(self, items: Iterable[ReplayItem]) -> None:
+        workers_count = self.settings.concurrency
+        queue: asyncio.Queue[tuple[int, PreparedRequest] | None] = asyncio.Queue(workers_count * QUEUE_ITEMS_PER_WORKER)
+        async with Deliverer(timeout=self.settings.timeout, connections=workers_count) as deliverer:
+            workers = [asyncio.create_task(self._worker(queue, deliverer)) for _ in range(workers_count)]
+            try:
+                for index, prepared in enumerate(self._prepared(items)):
+                    await queue.put((index, prepared))
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+                if self._failure is not None:
+                    raise self._failure
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(self, queue: asyncio.Queue[tuple[int, PreparedRequest] | None], deliverer: Deliverer) -> None:
+        url = self.settings.url
+        while (job := await queue.get()) is not None:
+            index, prepared = job
+            if self._stop:
+                self.summary.not_sent += 1
+                continue  # keep draining so the producer never waits on a full queue
+            try:
+                planned = await self._wait_for_slot()
+                sent_at = self._monotonic()
+                delivery = await deliverer.deliver(url, prepared.body, prepared.headers, method=prepared.item.method)
+                self._report(index, prepared, delivery.result, planned, sent_at)
+            except Exception as exc:  # a bug in an observer must not hang the producer: stop, then re-raise
+                self._failure = self._failure or exc
+                self._stop = True
+
+    async def _wait_for_slot(self) -> float | None:
+        if self._pacer is None:
+            return None
+        slot = self._pacer.next_slot(self._monotonic())
+        delay = slot - self._monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return slot
+
+    def _report(
+        self, index: int, prepared: PreparedRequest, result: DeliveryResult | None, planned: float | None, sent: float
+    ) -> None:
+        summary = self.summary
+        passed = True
+        if result is not None:
+            summary.sent += 1
+            if result.status is None:
+                passed = False
+                summary.unreachable += 1
+                summary.by_status[result.error_code or "error"] += 1
+            else:
+                passed = self.settings.expect.matches(result.status)
+                summary.by_status[str(result.status)] += 1
+                if not passed:
+                    summary.failed += 1
+                if result.latency_ms is not None:  # answers only: a refused connection says nothing of latency
+                    summary.latency.add(result.latency_ms)
+        if passed:
+            summary.passed += 1
+        elif self.settings.stop_on_failure and not self._stop:
+            self._stop = True
+            summary.stopped_early = True
+        self.observer.on_outcome(ReplayOutcome(index, prepared, result, passed, planned, sent))
+
+
+def replay(items: Iterable[ReplayItem], settings: ReplaySettings, observer: ReplayObserver) -> ReplaySummary:
+    """Run a replay to completion on a fresh event loop (the command layer's one service call)."""
+    return asyncio.run(ReplayRun(settings, observer).run(items))

@@ -1,0 +1,197 @@
+"""Replay sources: recordings, fixture names, JSON payload files, folders of them and stdin, all streamed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.events import RecordedRequest, parse_body
+from whatsable_cli.fixtures import find_fixture
+from whatsable_cli.paths import newest_recording, recordings_dir
+from whatsable_cli.store import SkipWarning, iter_entry_lines
+
+JSON_HEADERS = (("Content-Type", "application/json"),)
+RECORDING_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+PAYLOAD_SUFFIXES = frozenset({".json", *RECORDING_SUFFIXES})
+STDIN = "-"
+Warn = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class ReplayItem:
+    """One request to replay: the exact body and headers, and where it came from."""
+
+    origin: str  # the file, fixture or stdin it came from
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=lambda: list(JSON_HEADERS))
+    method: str = "POST"
+    request_id: str | None = None  # recorded requests only
+    received_at: str | None = None  # recorded requests only
+    event_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A SOURCE argument, resolved before anything is sent (so a typo fails fast, exit 7)."""
+
+    spec: str
+    kind: str  # "recording" | "payloads" | "fixture" | "stdin"
+    path: Path | None = None
+
+
+def _is_recording_line(line: bytes) -> bool | None:
+    """True for a recording line, False for another JSON object, None when the line is not JSON alone."""
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    return value.get("type") in ("request", "forward") or ("received_at" in value and "body" in value)
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                return line
+    return b""
+
+
+def _file_source(path: Path) -> Source:
+    try:
+        first = _first_line(path)
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot read {path}: {exc.strerror}", hint="check the path", code="unreadable_file"
+        ) from None
+    is_recording = _is_recording_line(first)
+    if is_recording or (is_recording is None and path.suffix in RECORDING_SUFFIXES):
+        return Source(str(path), "recording", path)
+    return Source(str(path), "payloads", path)
+
+
+def resolve_source(spec: str) -> list[Source]:
+    """A file, a folder (its .json/.jsonl files, sorted), a fixture name, or - for stdin."""
+    if spec == STDIN:
+        return [Source(spec, "stdin")]
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in PAYLOAD_SUFFIXES)
+        if not files:
+            raise BadInputError(
+                f"no .json or .jsonl files in the folder {spec}", hint="point at payload files", code="empty_folder"
+            )
+        return [_file_source(p) for p in files]
+    if path.is_file():
+        return [_file_source(path)]
+    try:
+        fixture = find_fixture(spec)
+    except BadInputError:
+        raise BadInputError(
+            f"no such file, folder or fixture: {spec}",
+            hint="pass a recording, a JSON file, a folder, - for stdin, or a name from `whatsable fixtures list`",
+            code="unknown_source",
+        ) from None
+    return [Source(fixture.name, "fixture", fixture.path)]
+
+
+def resolve_sources(specs: Iterable[str]) -> list[Source]:
+    sources = [source for spec in specs for source in resolve_source(spec)]
+    if sum(1 for s in sources if s.kind == "stdin") > 1:
+        raise BadInputError("- (stdin) given more than once", hint="read stdin once", code="stdin_twice")
+    return sources
+
+
+def _recorded_items(
+    lines: Iterable[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None, warn: Warn
+) -> Iterator[ReplayItem]:
+    for entry in iter_entry_lines(lines, Path(origin), strict=strict, on_skip=on_skip):
+        if not isinstance(entry, RecordedRequest):
+            continue
+        if entry.body_omitted:
+            warn(f"{origin}: request {entry.id} was recorded without its body (over the size limit); skipped")
+            continue
+        yield ReplayItem(
+            origin, entry.body_bytes, entry.headers, entry.method, entry.id, entry.received_at, entry.event_type
+        )
+
+
+def _payload_item(body: bytes, origin: str) -> ReplayItem:
+    parsed = parse_body(body)
+    if parsed.error and parsed.kind in ("not_json", "empty"):
+        raise BadInputError(
+            f"{origin} is not a JSON payload ({parsed.error})", hint="pass a JSON file", code="not_json"
+        )
+    return ReplayItem(origin, body, event_type=parsed.kind)
+
+
+def _payload_items(lines: Iterator[bytes], origin: str) -> Iterator[ReplayItem]:
+    """One JSON document (sent exactly as stored), or NDJSON: one payload per line, without its newline."""
+    head: list[bytes] = []  # every line read so far, blank ones included, so a document stays exact
+    for line in lines:
+        head.append(line)
+        if sum(1 for h in head if h.strip()) == 2:
+            break
+    filled = [h for h in head if h.strip()]
+    if len(filled) < 2 or _is_recording_line(filled[0]) is None:
+        yield _payload_item(b"".join(head) + b"".join(lines), origin)
+        return
+    for number, line in enumerate(itertools.chain(head, lines), start=1):
+        if line.strip():
+            yield _payload_item(line.rstrip(b"\r\n"), f"{origin}:{number}")
+
+
+def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None, warn: Warn) -> Iterator[ReplayItem]:
+    lines = iter(stdin.readline, b"")
+    first = next((line for line in lines if line.strip()), b"")
+    if not first:
+        raise BadInputError("nothing on stdin", hint="pipe a recording or a JSON payload into `replay -`")
+    rest = itertools.chain((first,), lines)
+    if _is_recording_line(first):
+        yield from _recorded_items(rest, "<stdin>", strict=strict, on_skip=on_skip, warn=warn)
+    else:
+        yield from _payload_items(rest, "<stdin>")
+
+
+def iter_items(
+    sources: Iterable[Source],
+    *,
+    stdin: BinaryIO,
+    strict: bool = False,
+    on_skip: SkipWarning | None = None,
+    warn: Warn = lambda _message: None,
+) -> Iterator[ReplayItem]:
+    """Every request of every source in order, streamed (a recording is never read whole)."""
+    for source in sources:
+        if source.kind == "stdin":
+            yield from _stdin_items(stdin, strict=strict, on_skip=on_skip, warn=warn)
+            continue
+        assert source.path is not None
+        if source.kind == "fixture":
+            yield ReplayItem(f"fixture:{source.spec}", source.path.read_bytes(), event_type=source.spec.split("/")[0])
+            continue
+        with source.path.open("rb") as handle:
+            if source.kind == "recording":
+                yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip, warn=warn)
+            else:
+                yield from _payload_items(iter(handle), source.spec)
+
+
+def recording_path(record: Path | None) -> Path:
+    """`--record PATH`, else the newest recording `listen` wrote; none at all is bad input (exit 7)."""
+    if record is not None:
+        return record
+    newest = newest_recording()
+    if newest is None:
+        raise BadInputError(
+            f"no recording found in {recordings_dir()}",
+            hint="run `whatsable listen` to record events, or pass --record PATH",
+            code="no_recording",
+        )
+    return newest
