@@ -12,7 +12,6 @@ from whatsable_cli import __version__
 from whatsable_cli.commands import (
     events_cmd,
     fixtures_cmd,
-    listen_cmd,
     replay_cmd,
     secret_cmd,
     send_test_cmd,
@@ -73,7 +72,7 @@ def root(
     """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
 
 
-for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, listen_cmd):
+for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd):
     module.register(app)
 
 
