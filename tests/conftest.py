@@ -21,3 +21,15 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_ngrok_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite is network-free by construction: any attempt to download the ngrok agent fails the test."""
+    from pyngrok import installer
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail("a test tried to download the ngrok agent", pytrace=False)
+
+    monkeypatch.setattr(installer, "install_ngrok", refuse)
+    monkeypatch.setattr(installer, "_download_file", refuse)

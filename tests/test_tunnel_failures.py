@@ -1,0 +1,137 @@
+"""Every way the tunnel can fail, through the real pyngrok path: one-line error, hint, exit code 6, no leftovers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
+
+from whatsable_cli import agent_pidfile
+from whatsable_cli.errors import BadInputError, ExitCode, TunnelError
+from whatsable_cli.tunnel import RECENT_AGENT_LINES, NgrokTunnel, TunnelSettings
+
+TOKEN = "2bXsecretTOKENvalue_abcdefghijklmnop"
+
+
+def failing_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, **settings: object) -> TunnelError:
+    agent_env(monkeypatch, tmp_path / "agent.jsonl", scenario=scenario, token=TOKEN)
+    agent = install_fake_agent(tmp_path / "bin")
+    tunnel = NgrokTunnel(TunnelSettings(ngrok_path=str(agent), **settings))  # type: ignore[arg-type]
+    with pytest.raises(TunnelError) as caught:
+        tunnel.open(9)
+    tunnel.close()
+    for pid in started_pids(tmp_path / "agent.jsonl"):
+        wait_gone(pid)  # every failure leaves no agent running
+    assert agent_pidfile.read_record() is None
+    error = caught.value
+    assert error.exit_code == ExitCode.TUNNEL == 6
+    assert "\n" not in error.message and "\\n" not in error.message
+    assert error.hint
+    return error
+
+
+def test_agent_reports_missing_token_4018(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "4018")
+    assert error.message == "ngrok refused the session: no authtoken (ERR_NGROK_4018)"
+    assert error.hint is not None and "ngrok config add-authtoken" in error.hint
+    assert error.code == "ngrok_4018"
+
+
+def test_bad_token_105_is_redacted_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "105")
+    assert error.message == "ngrok rejected the authtoken: it is malformed or wrong (ERR_NGROK_105)"
+    assert TOKEN not in f"{error.message} {error.hint}"
+    assert any(TOKEN in line for line in RECENT_AGENT_LINES)  # the agent did echo it; we never show it
+
+
+def test_session_limit_108_says_how_to_stop_the_other_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "108")
+    assert "already has an agent session online (the free plan allows one) (ERR_NGROK_108)" in error.message
+    assert error.hint is not None and "kill <pid>" in error.hint and "dashboard.ngrok.com/agents" in error.hint
+
+
+def test_domain_in_use_334(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "domain_in_use", domain="mine.ngrok-free.app")
+    assert error.message == "the domain mine.ngrok-free.app is already online elsewhere (ERR_NGROK_334)"
+
+
+def test_domain_not_yours_313(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "domain_not_yours", domain="theirs.ngrok.app")
+    assert error.message == "the domain theirs.ngrok.app does not belong to your ngrok account (ERR_NGROK_313)"
+    assert error.hint is not None and "--domain" in error.hint
+
+
+def test_offline_fails_fast_instead_of_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "offline", start_timeout=60)
+    assert error.message.startswith("cannot reach ngrok's servers: offline or blocked")
+    assert "no such host" in error.message
+    assert error.hint is not None and "--no-tunnel" in error.hint
+
+
+def test_silent_agent_hits_our_deadline_and_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "silent", start_timeout=0.5)
+    assert error.message.startswith("the ngrok agent was not ready within 0.5 s, so it was stopped")
+    assert "starting web service" in error.message
+    assert error.hint is not None and "--tunnel-timeout" in error.hint
+
+
+def test_api_error_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "api_error")
+    assert error.message == "the ngrok agent refused the endpoint: yaml: unmarshal errors:"
+
+
+def test_too_old_agent_is_refused_before_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, "too_old")
+    assert "ngrok agent 3.20.0" in error.message and "is too old (need 3.30.0 or newer)" in error.message
+    assert error.hint is not None and "update" in error.hint
+    assert started_pids(tmp_path / "agent.jsonl") == []
+
+
+def test_missing_token_fails_before_starting_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent_env(monkeypatch, tmp_path / "agent.jsonl", token=None)
+    tunnel = NgrokTunnel(TunnelSettings(ngrok_path=str(install_fake_agent(tmp_path / "bin"))))
+    with pytest.raises(TunnelError) as caught:
+        tunnel.open(9)
+    assert caught.value.message.startswith("no ngrok authtoken: NGROK_AUTHTOKEN is not set and ")
+    assert caught.value.hint is not None and "dashboard.ngrok.com/get-started/your-authtoken" in caught.value.hint
+    assert started_pids(tmp_path / "agent.jsonl") == []
+
+
+def test_named_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent_env(monkeypatch, tmp_path / "agent.jsonl")
+    with pytest.raises(TunnelError) as caught:
+        NgrokTunnel(TunnelSettings(ngrok_path=str(tmp_path / "nowhere" / "ngrok"))).open(9)
+    assert caught.value.message.startswith("ngrok agent not found at ")
+    assert "(from --ngrok-path)" in caught.value.message
+
+
+def test_binary_missing_and_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyngrok import installer
+    from pyngrok.exception import PyngrokNgrokInstallError
+
+    def offline_download(path: str, **kwargs: object) -> None:
+        raise PyngrokNgrokInstallError("An error occurred while downloading ngrok: <urlopen error no such host>")
+
+    agent_env(monkeypatch, tmp_path / "agent.jsonl")
+    monkeypatch.setenv("PATH", str(Path(installer.__file__).parents[3] / "bin"))  # holds pyngrok's shim only
+    monkeypatch.setattr(installer, "install_ngrok", offline_download)
+    notices = Notices()
+    with pytest.raises(TunnelError) as caught:
+        NgrokTunnel(notify=notices).open(9)
+    assert caught.value.message.startswith("ngrok agent not found, and downloading it failed (no network?)")
+    assert "downloading it once to" in notices.wait_for("info").message
+    assert str(tmp_path / "home" / ".config" / "ngrok" / "ngrok") in notices.items[0].message
+    assert capsys.readouterr().out == ""  # pyngrok's progress would go to stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("domain", "not a domain"), ("basic_auth", "nocolon"), ("basic_auth", "dev:short")]
+)
+def test_bad_options_are_bad_input(field: str, value: str, tmp_path: Path) -> None:
+    tunnel = NgrokTunnel(TunnelSettings(**{field: value}))  # type: ignore[arg-type]
+    with pytest.raises(BadInputError) as caught:
+        tunnel.open(9)
+    assert caught.value.exit_code == 7

@@ -1,0 +1,312 @@
+"""The ngrok tunnel for `listen`: the only pyngrok user (imported lazily), started under our own deadline."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import subprocess
+import threading
+from collections import deque
+from typing import Any
+
+from whatsable_cli import agent_pidfile, ngrok_agent, tunnel_errors
+from whatsable_cli.errors import TunnelError
+from whatsable_cli.tunnel_health import HealthWatch, NoticeSink, SelfTest, TunnelNotice, self_test
+from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
+
+__all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_auth_policy", "normalise_domain"]
+
+# The agent's log lines go to a ring of our own, never raw to the terminal (Python's last-resort handler).
+RECENT_AGENT_LINES: deque[str] = deque(maxlen=50)
+
+
+class _AgentLogSink(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        RECENT_AGENT_LINES.append(record.getMessage())
+
+
+def _quiet_pyngrok_logging() -> None:
+    logger = logging.getLogger("pyngrok")
+    if not any(isinstance(h, _AgentLogSink) for h in logger.handlers):
+        logger.addHandler(_AgentLogSink(level=logging.INFO))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class NgrokTunnel:
+    """Opens one ngrok endpoint to a local port; `close()` removes it and stops the agent."""
+
+    def __init__(self, settings: TunnelSettings | None = None, notify: NoticeSink | None = None) -> None:
+        self.settings = settings or TunnelSettings()
+        self._notify: NoticeSink = notify or (lambda notice: None)
+        self.public_url: str | None = None
+        self.inspector_url: str | None = None
+        self.agent: ngrok_agent.AgentBinary | None = None
+        self._config: Any = None  # pyngrok's PyngrokConfig
+        self._token: str | None = None
+        self._health: HealthWatch | None = None
+        self._abort: TunnelError | None = None
+        self._starting = False
+        self._agent_pid: int | None = None
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open(self, port: int, host: str = "127.0.0.1") -> str:
+        """Check the agent, then start it and the endpoint under our deadline; return the public URL."""
+        options = self._endpoint_options(port)
+        agent = self._ready_agent()
+        config_path = ngrok_agent.default_config_path()
+        token = ngrok_agent.find_authtoken(config_path)
+        if token is None:
+            raise ngrok_agent.missing_authtoken_error(config_path)
+        self._token = token.value
+        self._stop_leftover()
+        self._config = self._pyngrok_config(agent, config_path)
+        tunnel = self._connect_under_deadline(f"http://{host}:{port}", options)
+        self.public_url = str(tunnel.public_url)
+        process = self._process()
+        self.inspector_url = process.api_url if process is not None else None
+        self._watch_health(tunnel.uri)
+        return self.public_url
+
+    def _endpoint_options(self, port: int) -> dict[str, Any]:
+        options: dict[str, Any] = {"name": f"whatsable-{port}"}
+        if self.settings.domain:
+            options["url"] = f"https://{normalise_domain(self.settings.domain)}"
+        if self.settings.basic_auth:
+            options["traffic_policy"] = basic_auth_policy(self.settings.basic_auth)
+        return options
+
+    def _ready_agent(self) -> ngrok_agent.AgentBinary:
+        agent = ngrok_agent.find_agent(self.settings.ngrok_path)
+        if not agent.exists:
+            if not agent.downloadable:
+                raise ngrok_agent.missing_binary_error(agent)
+            self._download(agent)
+        ngrok_agent.require_recent(ngrok_agent.agent_version(agent), agent)
+        self.agent = agent
+        return agent
+
+    def _download(self, agent: ngrok_agent.AgentBinary) -> None:
+        """The last resort; pyngrok's progress goes to stdout, which is the user's data stream: silence it."""
+        from pyngrok import installer
+        from pyngrok.exception import PyngrokError
+
+        self._notify(TunnelNotice("info", f"ngrok agent not found: downloading it once to {agent.path} ..."))
+        installer._print_progress_enabled = False
+        try:
+            installer.install_ngrok(str(agent.path))
+        except PyngrokError as exc:
+            raise TunnelError(
+                f"ngrok agent not found, and downloading it failed (no network?): {tunnel_errors.first_line(str(exc))}",
+                hint=f"install ngrok ({ngrok_agent.DOWNLOAD_PAGE}) and pass --ngrok-path, or use --no-tunnel",
+                code="ngrok_download_failed",
+            ) from None
+        self._notify(TunnelNotice("info", f"ngrok agent downloaded to {agent.path}"))
+
+    def _stop_leftover(self) -> None:
+        found = agent_pidfile.stop_leftover()
+        if found.status == "stopped":
+            self._notify(TunnelNotice("warning", f"stopped a leftover ngrok agent (pid {found.pid}) from a killed run"))
+        elif found.status == "running_elsewhere":
+            self._notify(
+                TunnelNotice(
+                    "warning",
+                    f"another `whatsable listen` (pid {found.owner_pid}) runs an ngrok agent (pid {found.pid}); "
+                    "a free ngrok account allows one session",
+                )
+            )
+        elif found.status == "unstoppable":
+            self._notify(TunnelNotice("warning", f"a leftover ngrok agent (pid {found.pid}) could not be stopped"))
+
+    def _pyngrok_config(self, agent: ngrok_agent.AgentBinary, config_path: os.PathLike[str]) -> Any:
+        from pyngrok import conf
+
+        _quiet_pyngrok_logging()
+        config = conf.PyngrokConfig(
+            ngrok_path=str(agent.path),
+            config_path=str(config_path),
+            startup_timeout=max(1, int(self.settings.start_timeout) + 1),
+            log_event_callback=self._on_agent_log,
+            start_new_session=True,  # Ctrl-C reaches us, not the agent: we close the endpoint, then stop it
+        )
+        # The agent reads NGROK_AUTHTOKEN from its environment; on argv (pyngrok's way) `ps` would show it.
+        config.auth_token = None
+        return config
+
+    def _connect_under_deadline(self, addr: str, options: dict[str, Any]) -> Any:
+        """pyngrok's own startup timeout never fires for a silent agent: run it in a thread, bound it here."""
+        from pyngrok import ngrok
+
+        outcome: dict[str, Any] = {}
+
+        def connect() -> None:
+            try:
+                outcome["tunnel"] = ngrok.connect(addr, pyngrok_config=self._config, **options)
+            except Exception as exc:  # handed over to the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=connect, name="ngrok-start", daemon=True)
+        self._starting = True
+        worker.start()
+        try:
+            worker.join(self.settings.start_timeout)
+        except BaseException:  # Ctrl-C while starting: leave no agent behind
+            self._kill_agent()
+            raise
+        finally:
+            self._starting = False
+        if worker.is_alive():
+            error = self._deadline_error()
+            self._kill_agent()
+            worker.join(5)
+            raise error
+        if self._abort is not None:
+            self._kill_agent()
+            raise self._abort
+        if "error" in outcome:
+            self._kill_agent()
+            raise self._map_error(outcome["error"], options)
+        return outcome["tunnel"]
+
+    def _deadline_error(self) -> TunnelError:
+        running = self._process()
+        if running is not None and running.api_url and _answers_404(f"{running.api_url}/api/endpoints"):
+            return _too_old_error()
+        last = tunnel_errors.clean(RECENT_AGENT_LINES[-1], self._token) if RECENT_AGENT_LINES else "nothing"
+        return TunnelError(
+            f"the ngrok agent was not ready within {self.settings.start_timeout:g} s, so it was stopped "
+            f"(its last line: {tunnel_errors.first_line(last)})",
+            hint="run `whatsable doctor`; raise the limit with --tunnel-timeout; or use --no-tunnel",
+            code="ngrok_start_timeout",
+        )
+
+    def _map_error(self, exc: Exception, options: dict[str, Any]) -> TunnelError:
+        from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokHTTPError
+
+        domain = options.get("url", "").removeprefix("https://") or None
+        if isinstance(exc, PyngrokNgrokHTTPError):
+            if exc.status_code == 404 and "/api/endpoints" in exc.url:
+                return _too_old_error()
+            return tunnel_errors.agent_failure(
+                _api_error_text(exc.body), self._token, domain=domain, what="the ngrok agent refused the endpoint"
+            )
+        if isinstance(exc, PyngrokNgrokError):
+            said = [exc.ngrok_error or ""] + [log.err or log.line for log in exc.ngrok_logs]
+            coded = [text for text in said if tunnel_errors.ERROR_CODE.search(text)]
+            return tunnel_errors.agent_failure((coded or said or [str(exc)])[0] or str(exc), self._token, domain=domain)
+        return tunnel_errors.agent_failure(str(exc), self._token, domain=domain)
+
+    # -- the running agent -----------------------------------------------------------------------------
+    def _process(self) -> Any:
+        from pyngrok import process
+
+        # Read without pyngrok's lock on purpose: `connect()` holds it for the whole (possibly hung) start.
+        return process._current_processes.get(self._config.ngrok_path) if self._config is not None else None
+
+    def _kill_agent(self) -> None:
+        running = self._process()
+        if running is not None and running.proc.poll() is None:
+            running.proc.kill()
+            running.proc.wait()
+        self._forget_pid()
+
+    def _forget_pid(self) -> None:
+        if self._agent_pid is not None:
+            agent_pidfile.remove_record(self._agent_pid)
+
+    def _on_agent_log(self, log: Any) -> None:
+        """Runs on pyngrok's threads for every agent line: pidfile, fail-fast offline, session health."""
+        if self._agent_pid is None:
+            self._remember_pid()
+        is_error = log.lvl in ("ERROR", "CRITICAL")
+        if self._starting and is_error and tunnel_errors.looks_offline(tunnel_errors.unescape(log.err or "")):
+            # The agent would retry for ever; one failed dial at start-up is answer enough.
+            self._abort = tunnel_errors.offline_error(tunnel_errors.first_line(tunnel_errors.unescape(log.err or "")))
+            self._kill_agent()
+        elif self._health is not None and is_error and "session" in (log.msg or ""):
+            self._health.session_lost(tunnel_errors.first_line(tunnel_errors.clean(log.err or "", self._token)))
+        elif self._health is not None and log.msg == "tunnel session started":
+            self._health.session_back()
+
+    def _remember_pid(self) -> None:
+        running = self._process()
+        if running is not None:
+            record = agent_pidfile.AgentRecord(running.proc.pid, self._config.ngrok_path, os.getpid())
+            agent_pidfile.write_record(record)
+            self._agent_pid = running.proc.pid
+
+    def _watch_health(self, endpoint_uri: str | None) -> None:
+        running = self._process()
+        if running is None or running.api_url is None:
+            return
+        self._health = HealthWatch(
+            running.api_url, endpoint_uri, running.proc.poll, self._notify, self.settings.health_interval
+        )
+        self._health.start()
+
+    @property
+    def healthy(self) -> bool:
+        return self._health is not None and self._health.healthy
+
+    def self_test(self, path: str = "/") -> SelfTest:
+        """Send one request through the public URL and check that our own listener answered it."""
+        if self.public_url is None:
+            return SelfTest(False, "the tunnel is not open")
+        auth = self.settings.basic_auth
+        authorization = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
+        return self_test(self.public_url, path, authorization=authorization)
+
+    # -- closing ---------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove the endpoint and stop the agent (SIGTERM, then SIGKILL); safe to call more than once."""
+        if self._config is None:
+            return
+        from pyngrok import ngrok
+
+        if self._health is not None:
+            self._health.stop()
+        running = self._process()
+        if self.public_url and running is not None and running.proc.poll() is None:
+            with contextlib.suppress(Exception):  # the agent is stopped next either way
+                ngrok.disconnect(self.public_url, pyngrok_config=self._config)
+        if running is not None:
+            running.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # pyngrok's kill below escalates to SIGKILL
+                running.proc.wait(timeout=3)
+        ngrok.kill(pyngrok_config=self._config)
+        self._forget_pid()
+        self._config = None
+
+
+def _too_old_error() -> TunnelError:
+    return TunnelError(
+        "the ngrok agent has no /api/endpoints: it is too old for this tool (need 3.30 or newer)",
+        hint=f"run `ngrok update`, or install a current agent from {ngrok_agent.DOWNLOAD_PAGE}",
+        code="ngrok_too_old",
+    )
+
+
+def _answers_404(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (the agent's http://127.0.0.1 API)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 404
+    except (urllib.error.URLError, OSError):
+        return False
+    return False
+
+
+def _api_error_text(body: str) -> str:
+    """The agent's API errors are JSON with the useful part in details.err; fall back to the raw body."""
+    import json
+
+    try:
+        value = json.loads(body)
+        return str(value.get("details", {}).get("err") or value.get("msg") or body)
+    except (ValueError, AttributeError):
+        return body
