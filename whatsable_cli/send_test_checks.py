@@ -49,6 +49,11 @@ def build_plan(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
         plan.notes.append("security checks skipped: --no-security-checks")
     else:
         plan.steps += security_steps(factory, sources[0])
+        if not factory.scheme.timestamped:
+            plan.notes.append(
+                f"replay checks skipped: the {factory.scheme.name} scheme signs no timestamp, so a replayed "
+                "request cannot be told from the original (the standard and svix schemes can)"
+            )
     if settings.semantics_checks:
         plan.steps += duplicate_steps(factory, sources[0])
         if any(s.event == "message_status" for s in sources):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -55,3 +56,17 @@ def parse_headers(values: list[str] | None) -> list[tuple[str, str]]:
             )
         headers.append((name, value.strip()))
     return headers
+
+
+def read_body_source(source: str) -> bytes:
+    """The exact bytes of a body file, or of stdin for `-`; an unreadable file is bad input (exit 7)."""
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot read body file {source}: {exc.strerror}",
+            hint="pass a readable file with the exact raw body, or - for stdin",
+            code="unreadable_file",
+        ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from whatsable_cli.commands.options import (
     SecretOption,
     ShowSecretsOption,
     parse_headers,
+    read_body_source,
 )
 from whatsable_cli.errors import BadInputError
 
@@ -32,19 +32,6 @@ def parse_expect(value: str) -> int | None:
     if value.isdigit() and 100 <= int(value) <= 599:
         return int(value)
     raise BadInputError(f"invalid --expect {value!r}", hint="use 2xx (the default) or one status code, e.g. 200")
-
-
-def read_body_file(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise BadInputError(
-            f"cannot read body file {source}: {exc.strerror}",
-            hint="pass a readable file with the exact body to send, or - for stdin",
-            code="unreadable_file",
-        ) from None
 
 
 def send_test(
@@ -99,11 +86,18 @@ def send_test(
     ] = None,
     security_checks: Annotated[
         bool,
-        typer.Option(" /--no-security-checks", help="Skip the forged-request checks.", rich_help_panel=CHECKS),
+        typer.Option(
+            " /--no-security-checks", help="Skip the forged-request checks.", show_default=False, rich_help_panel=CHECKS
+        ),
     ] = True,
     semantics_checks: Annotated[
         bool,
-        typer.Option(" /--no-semantics-checks", help="Skip the duplicate and ordering checks.", rich_help_panel=CHECKS),
+        typer.Option(
+            " /--no-semantics-checks",
+            help="Skip the duplicate and ordering checks.",
+            show_default=False,
+            rich_help_panel=CHECKS,
+        ),
     ] = True,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the exact requests; send nothing.", rich_help_panel=OUTPUT)
@@ -134,7 +128,7 @@ def send_test(
         content_type=content_type,
         fixtures=tuple(fixture or ()),
         all_variants=all_variants,
-        body=None if body_file is None else read_body_file(body_file),
+        body=None if body_file is None else read_body_source(body_file),
         body_label="stdin" if body_file == "-" else Path(body_file or "body-file").name,
         overrides=tuple(set_ or ()),
         seed=seed,

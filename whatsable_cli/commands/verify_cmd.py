@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,21 +14,9 @@ from whatsable_cli.commands.options import (
     SecretOption,
     ShowSecretsOption,
     parse_headers,
+    read_body_source,
 )
 from whatsable_cli.errors import BadInputError, ExitCode
-
-
-def _read_body(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise BadInputError(
-            f"cannot read body file {source}: {exc.strerror}",
-            hint="pass the exact raw body as a file, or - for stdin",
-            code="unreadable_file",
-        ) from None
 
 
 def verify(
@@ -69,7 +56,7 @@ def verify(
         recorded = find_request(record, request_id)
         body, headers = recorded.body_bytes, [*recorded.headers, *headers]
     elif body_file is not None:
-        body = _read_body(body_file)
+        body = read_body_source(body_file)
     else:
         raise BadInputError(
             "nothing to verify", hint="pass a body file (or - for stdin) with -H headers, or --record/--id"
