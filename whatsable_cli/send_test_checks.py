@@ -205,11 +205,11 @@ def ordering_steps(factory: RequestFactory, events: SyntheticEvents, overrides: 
 
     hint = "accept statuses in any order (Meta may send read without delivered); keep the most advanced one"
     return [
-        Step(Check("ordering", "read before delivered: read", "message_status/read"), status(0)),
+        Step(Check("ordering", "read first", "message_status/read"), status(0)),
         Step(
             Check(
                 "ordering",
-                "read before delivered: delivered",
+                "delivered after read",
                 "message_status/delivered",
                 defect="rejected delivered after read",
                 hint=hint,

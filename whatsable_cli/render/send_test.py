@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from whatsable_cli.errors import ExitCode
+from whatsable_cli.events import EVENT_TYPES
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
 from whatsable_cli.report import report_to_dict, request_to_dict, shown_headers
 from whatsable_cli.sender import OutboundRequest
@@ -79,26 +80,35 @@ def _status(outcome: Outcome) -> str:
     return str(exchange.status) if exchange.status is not None else (exchange.error_code or "error")
 
 
+def _short_request(label: str) -> str:
+    """`message_status/delivered` -> `delivered`: variant names are unique across both events."""
+    event, sep, variant = label.partition("/")
+    return variant if sep and event in EVENT_TYPES else label
+
+
 def render_report(report: Report, *, json_output: bool) -> None:
     if json_output:
         print_json(report_to_dict(report))
         return
     table = Table(title=f"send-test {escape(report.url)}", title_justify="left", show_lines=False)
     # Only the hint wraps freely, so the table stays readable at 80 columns (a CI log's default).
-    table.add_column("check", max_width=34)
-    table.add_column("request", max_width=26, overflow="fold")
+    table.add_column("check", max_width=24)
+    table.add_column("request", max_width=20, overflow="fold")
     for column in ("status", "time", "verdict"):
         table.add_column(column, no_wrap=True)
     table.add_column("hint", ratio=1)
-    for outcome in report.outcomes:
+    outcomes = report.outcomes
+    for index, outcome in enumerate(outcomes):
         detail = escape(outcome.message) + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else "")
+        last_of_group = index + 1 == len(outcomes) or outcomes[index + 1].check.group != outcome.check.group
         table.add_row(
-            escape(outcome.check.title),
-            escape(outcome.check.request),
+            escape(outcome.check.name),
+            escape(_short_request(outcome.check.request)),
             _status(outcome),
             _time(outcome),
             VERDICT_MARKS[outcome.verdict],
             detail,
+            end_section=last_of_group,  # a rule between groups: deliveries, forgeries, duplicates, ordering
         )
     console = stdout_console()
     console.print(table)
