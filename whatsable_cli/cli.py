@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from whatsable_cli import __version__
 from whatsable_cli.commands import (
+    doctor_cmd,
     events_cmd,
     fixtures_cmd,
     replay_cmd,
@@ -72,7 +73,7 @@ def root(
     """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
 
 
-for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd):
+for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, doctor_cmd):
     module.register(app)
 
 
