@@ -115,7 +115,7 @@ class Sender:
             follow_redirects=False,
             timeout=httpx.Timeout(self.timeout),
             limits=httpx.Limits(max_keepalive_connections=0),
-            trust_env=False,  # a CI proxy variable must not silently change what is measured
+            # trust_env stays on: a CI runner may only reach the endpoint through HTTPS_PROXY or a custom CA.
         )
         return self
 
