@@ -139,7 +139,8 @@ class DeliveryResult:
         return self.status is not None and 200 <= self.status < 300
 
     def to_dict(self) -> JsonObject:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # Flat fields only, so no deep copy (asdict's): this runs once per replayed or forwarded request.
+        return {k: v for k in self.__dataclass_fields__ if (v := getattr(self, k)) is not None}
 
     @classmethod
     def from_dict(cls, raw: JsonObject) -> DeliveryResult:
