@@ -13,6 +13,7 @@ from whatsable_cli.commands import (
     doctor_cmd,
     events_cmd,
     fixtures_cmd,
+    listen_cmd,
     replay_cmd,
     secret_cmd,
     send_test_cmd,
@@ -73,7 +74,7 @@ def root(
     """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
 
 
-for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, doctor_cmd):
+for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, listen_cmd, doctor_cmd):
     module.register(app)
 
 

@@ -1,0 +1,72 @@
+"""`whatsable listen` bad configuration, in-process: one-line errors with hints and their exit codes."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from whatsable_cli.commands.listen_cmd import parse_size
+
+
+def test_without_no_tunnel_it_says_the_tunnel_is_not_there_yet() -> None:
+    run = run_cli("listen", "--port", "0")
+    assert run.exit_code == 6
+    assert "tunnel not available yet" in run.stderr
+    assert "--no-tunnel" in run.stderr
+
+
+def test_forward_url_must_be_http(tmp_path: Path) -> None:
+    run = run_cli("listen", "--no-tunnel", "--port", "0", "--forward-to", "ftp://example.com/hook")
+    assert run.exit_code == 7
+    assert "not an http(s) URL" in run.stderr
+
+
+def test_malformed_route(tmp_path: Path) -> None:
+    run = run_cli("listen", "--no-tunnel", "--port", "0", "--route", "http://localhost:3000/in")
+    assert run.exit_code == 7
+    assert "EVENT=URL" in run.stderr
+
+
+def test_unwritable_recording_exits_7_before_listening(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    run = run_cli("listen", "--no-tunnel", "--port", "0", "--record", str(blocker / "rec.jsonl"))
+    assert run.exit_code == 7
+    assert "cannot write the recording" in run.stderr
+    assert "Webhook URL" not in run.stderr
+
+
+def test_port_in_use_exits_7_with_a_hint(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = run_cli("listen", "--no-tunnel", "--port", str(port), "--no-record")
+    assert run.exit_code == 7
+    assert f"port {port}" in run.stderr and "--port 0" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_require_signature_needs_a_secret() -> None:
+    run = run_cli("listen", "--no-tunnel", "--port", "0", "--require-signature")
+    assert run.exit_code == 7
+    assert "needs a secret" in run.stderr
+
+
+def test_unknown_scheme_and_output_are_bad_input() -> None:
+    assert run_cli("listen", "--no-tunnel", "--scheme", "nope").exit_code == 7
+    assert run_cli("listen", "--no-tunnel", "--output", "fancy").exit_code == 7
+
+
+@pytest.mark.parametrize(("text", "size"), [("1048576", 1 << 20), ("512k", 512 * 1024), ("2MiB", 2 << 20)])
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_bad_max_body() -> None:
+    run = run_cli("listen", "--no-tunnel", "--max-body", "lots")
+    assert run.exit_code == 7
+    assert "bad size" in run.stderr

@@ -1,0 +1,79 @@
+"""`whatsable listen` as a real subprocess: crash safety under SIGKILL, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import aiohttp
+
+from tests.listen_helpers import TargetApp, fixture_bytes, spawn_listener
+from whatsable_cli.events import RecordedRequest
+from whatsable_cli.signing import sign
+from whatsable_cli.store import iter_entries
+
+SECRET = "test_signature_secret"
+
+
+async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    recording = tmp_path / "rec.jsonl"
+    with (tmp_path / "stdout").open("wb") as stdout:
+        proc, url = spawn_listener("--output", "json", "--record", str(recording), "--secret", SECRET, stdout=stdout)
+    acknowledged: list[str] = []
+    killed = asyncio.Event()
+
+    async def send(session: aiohttp.ClientSession, i: int) -> None:
+        body = b'{"event":"message_status","data":{"message_id":"wamid.%d","status":"read"}}' % i
+        try:
+            async with session.post(url, data=body, headers=sign("whatsable", SECRET, body)) as response:
+                if 200 <= response.status < 300:
+                    acknowledged.append((await response.json())["id"])
+        except (aiohttp.ClientError, json.JSONDecodeError):
+            return  # the listener died under this request: it was never acknowledged
+        if len(acknowledged) == 150 and not killed.is_set():
+            killed.set()
+            proc.kill()  # SIGKILL while the other requests are still in flight
+
+    try:
+        connector = aiohttp.TCPConnector(limit=32)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await asyncio.gather(*(send(session, i) for i in range(600)))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert killed.is_set() and proc.returncode == -signal.SIGKILL
+    requests = [e for e in iter_entries(recording, strict=True) if isinstance(e, RecordedRequest)]  # all parse
+    recorded_ids = {r.id for r in requests}
+    assert 150 <= len(acknowledged) < 600  # killed mid-stream: later requests were never acknowledged
+    assert set(acknowledged) <= recorded_ids
+    assert all(r.signature is not None and r.signature.result == "verified" for r in requests)
+
+
+async def test_sigterm_stops_cleanly_with_a_summary_and_json_events(tmp_path: Path) -> None:
+    target = await TargetApp().start()
+    recording = tmp_path / "rec.jsonl"
+    stdout_path = tmp_path / "stdout"
+    try:
+        with stdout_path.open("wb") as stdout:
+            proc, url = spawn_listener(
+                "--output", "json", "--record", str(recording), "--forward-to", target.url(), stdout=stdout
+            )
+        async with aiohttp.ClientSession() as session:
+            for name in ("message_status/delivered", "incoming_message/image", "message_status/failed"):
+                async with session.post(url, data=fixture_bytes(name)) as response:
+                    assert response.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        await target.stop()
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "Stopped. 3 events" in stderr
+    assert "forwards     3 ok, 0 failed" in stderr
+    events = [json.loads(line) for line in stdout_path.read_text().splitlines()]
+    assert [e["event_type"] for e in events] == ["message_status", "incoming_message", "message_status"]
+    assert all(e["type"] == "event" and e["forwards"][0]["status"] == 200 for e in events)
+    assert events[2]["data"]["status"] == "failed"
+    assert len(target.received) == 3

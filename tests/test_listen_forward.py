@@ -1,0 +1,145 @@
+"""Forwarding through a real listener to real aiohttp target apps: bytes, headers, routes, fan-out, down targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from tests.listen_helpers import TargetApp, fixture_bytes, free_port, running_listener
+from whatsable_cli.forwarder import RetryPolicy, Routing
+from whatsable_cli.listen_model import RESPOND_200, ListenSettings
+
+
+def settings(tmp_path: Path, routing: Routing, **overrides: object) -> ListenSettings:
+    values: dict[str, object] = {"port": 0, "record_path": tmp_path / "rec.jsonl", "routing": routing}
+    values.update(overrides)
+    return ListenSettings(**values)  # type: ignore[arg-type]
+
+
+async def test_forwarded_body_is_byte_identical_with_original_headers(tmp_path: Path) -> None:
+    target = await TargetApp(status=202, answer=b'{"queued":1}').start()
+    body = fixture_bytes("incoming_message/image")  # pretty-printed JSON: re-serialising would change it
+    try:
+        async with running_listener(settings(tmp_path, Routing((target.url(),)))) as listener:
+            async with aiohttp.ClientSession() as session:
+                headers = {"X-Webhook-Signature": "abc", "X-Custom": "1", "X-Forwarded-For": "203.0.113.7"}
+                async with session.post(listener.url, data=body, headers=headers) as response:
+                    assert response.status == 202  # relay: the app's status and body
+                    assert await response.read() == b'{"queued":1}'
+            requests, forwards = listener.recording()
+    finally:
+        await target.stop()
+    received = target.received[0]
+    sent = dict(received.headers)
+    assert received.body == body
+    assert sent["X-Webhook-Signature"] == "abc" and sent["X-Custom"] == "1"
+    assert sent["Host"] == f"127.0.0.1:{target.port}"
+    assert sent["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert sent["X-Forwarded-Proto"] == "http"
+    assert [f.request_id for f in forwards] == [requests[0].id]
+    assert forwards[0].result.status == 202 and forwards[0].result.url == target.url()
+
+
+async def test_fan_out_and_routes(tmp_path: Path) -> None:
+    default_a, default_b, incoming = [await TargetApp().start() for _ in range(3)]
+    routing = Routing(
+        forward_to=(default_a.url(), default_b.url()),
+        routes=(("incoming_message", incoming.url("/in")),),
+    )
+    try:
+        async with running_listener(settings(tmp_path, routing)) as listener:
+            async with aiohttp.ClientSession() as session:
+                for name in ("message_status/read", "incoming_message/text"):
+                    async with session.post(listener.url, data=fixture_bytes(name)) as response:
+                        assert response.status == 200
+            _, forwards = listener.recording()
+    finally:
+        for target in (default_a, default_b, incoming):
+            await target.stop()
+    assert [r.body for r in default_a.received] == [fixture_bytes("message_status/read")]
+    assert [r.body for r in default_b.received] == [fixture_bytes("message_status/read")]
+    assert [(r.path, r.body) for r in incoming.received] == [("/in", fixture_bytes("incoming_message/text"))]
+    assert len(forwards) == 3
+
+
+async def test_relay_returns_the_target_status_and_502_when_it_is_down(tmp_path: Path) -> None:
+    failing = await TargetApp(status=500, answer=b"boom").start()
+    down_url = f"http://127.0.0.1:{free_port()}/webhook"
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((failing.url(),)))) as listener,
+            aiohttp.ClientSession() as session,
+            session.post(listener.url, data=b"{}") as response,
+        ):
+            assert response.status == 500
+            assert await response.read() == b"boom"
+        async with running_listener(settings(tmp_path / "down", Routing((down_url,)))) as listener:
+            async with aiohttp.ClientSession() as session, session.post(listener.url, data=b"{}") as response:
+                assert response.status == 502
+            requests, forwards = listener.recording()
+            warnings = list(listener.observer.warnings)
+    finally:
+        await failing.stop()
+    assert len(requests) == 1  # still recorded
+    assert forwards[0].result.error_code == "unreachable"
+    assert any("is down" in w for w in warnings)
+
+
+async def test_down_target_with_respond_200_gets_queued_events_in_order(tmp_path: Path) -> None:
+    port = free_port()
+    target = TargetApp()
+    routing = Routing((f"http://127.0.0.1:{port}/webhook",))
+    quick_retry = RetryPolicy(initial=0.01, maximum=0.05)
+    bodies = [b'{"event":"message_status","data":{"message_id":"m%d","status":"read"}}' % i for i in range(6)]
+    async with running_listener(settings(tmp_path, routing, respond=RESPOND_200, retry=quick_retry)) as listener:
+        observer = listener.observer
+        async with aiohttp.ClientSession() as session:
+            for body in bodies:
+                async with session.post(listener.url, data=body) as response:
+                    assert response.status == 200  # answered at once, though the app is down
+            await observer.wait_until(lambda: len(observer.events) == len(bodies))
+            assert any("is down" in w for w in observer.warnings)
+            await target.start(port)
+            try:
+                await target.wait_until(lambda: len(target.received) == len(bodies))
+                await observer.wait_until(lambda: any("answering again" in w for w in observer.warnings))
+            finally:
+                await target.stop()
+        _, forwards = listener.recording()
+    assert [r.body for r in target.received] == bodies
+    redelivered = [f for f in forwards if f.result.status == 200]
+    # the first event was tried once before the target was known to be down; the rest waited in the queue
+    assert [f.attempt for f in redelivered] == [2, 1, 1, 1, 1, 1]
+    assert observer.summary is not None and observer.summary.redelivered == len(bodies)
+    assert observer.summary.still_queued == {}
+
+
+async def test_queued_events_left_at_stop_are_reported(tmp_path: Path) -> None:
+    down_url = f"http://127.0.0.1:{free_port()}/webhook"
+    routing = Routing((down_url,))
+    async with running_listener(
+        settings(tmp_path, routing, respond=RESPOND_200, retry=RetryPolicy(initial=30), shutdown_grace=0.5)
+    ) as listener:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                async with session.post(listener.url, data=b'{"event":"x"}') as response:
+                    assert response.status == 200
+        await listener.observer.wait_until(lambda: len(listener.observer.events) == 3)
+    assert listener.observer.summary is not None
+    assert listener.observer.summary.still_queued == {down_url: 3}
+
+
+async def test_unknown_events_are_forwarded(tmp_path: Path) -> None:
+    target = await TargetApp().start()
+    body = b'{"event":"contact_updated","data":{"id":1}}'
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((target.url(),)))) as listener,
+            aiohttp.ClientSession() as session,
+            session.post(listener.url, data=body) as response,
+        ):
+            assert response.status == 200
+    finally:
+        await target.stop()
+    assert [r.body for r in target.received] == [body]

@@ -1,0 +1,173 @@
+"""`whatsable listen`: a local listener that records, verifies, shows and forwards live WhatsAble events."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from whatsable_cli.commands.options import ConfigOption, JsonOption, SecretOption
+from whatsable_cli.errors import BadInputError
+
+if TYPE_CHECKING:
+    from whatsable_cli.config import Config
+    from whatsable_cli.listen_model import ListenSettings
+
+DEFAULT_PORT = 4242  # kept equal to listen_model.DEFAULT_PORT (not imported: --help stays fast)
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `512k`, `1MiB` -> bytes."""
+    stripped = text.strip().lower()
+    digits = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = stripped[len(digits) :]
+    if not digits.isdigit() or unit not in SIZE_UNITS or int(digits) <= 0:
+        raise BadInputError(f"bad size {text!r}", hint="e.g. --max-body 1048576, 512k or 2MiB", code="bad_size")
+    return int(digits) * SIZE_UNITS[unit]
+
+
+def _config_routes(value: Any) -> list[str]:
+    """Routes in the config file: a table {event = url} or a list of "EVENT=URL"."""
+    if isinstance(value, dict):
+        return [f"{event}={url}" for event, url in value.items()]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return []
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _record_path(config: Config, record: Path | None, no_record: bool) -> Path | None:
+    from whatsable_cli.paths import new_recording_path
+
+    if no_record:
+        return None
+    configured = config.pick(record, "record")
+    if configured is False:
+        return None
+    return Path(configured).expanduser() if configured not in (None, True, "") else new_recording_path()
+
+
+def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
+    from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, parse_route
+    from whatsable_cli.listen_model import RESPOND_200, RESPOND_RELAY, ListenSettings
+    from whatsable_cli.signing import get_scheme
+
+    forward_to = [check_target_url(url) for url in (options["forward_to"] or _as_list(config.get("forward_to")))]
+    routes = [parse_route(spec) for spec in (options["route"] or _config_routes(config.get("routes")))]
+    scheme = str(config.pick(options["scheme"], "scheme", "auto")).lower()
+    if scheme != "auto":
+        get_scheme(scheme)  # an unknown scheme is exit 7 now, not a failure per request
+    secret = config.pick(options["secret"], "secret")
+    if options["require_signature"] and not secret:
+        raise BadInputError(
+            "--require-signature needs a secret to verify with",
+            hint="pass --secret or set WHATSABLE_SECRET",
+            code="no_secret",
+        )
+    respond = options["respond"] or RESPOND_RELAY
+    if respond not in (RESPOND_RELAY, RESPOND_200):
+        raise BadInputError(f"unknown --respond {respond!r}", hint="use --respond relay or --respond 200")
+    path = str(config.pick(options["path"], "path", "/webhook"))
+    return ListenSettings(
+        host=str(config.pick(options["host"], "host", "127.0.0.1")),
+        port=int(config.pick(options["port"], "port", DEFAULT_PORT)),
+        path=path if path.startswith("/") else "/" + path,
+        record_path=_record_path(config, options["record"], options["no_record"]),
+        fsync=options["fsync"],
+        secret=str(secret) if secret else None,
+        scheme=scheme,
+        tolerance=options["tolerance"],
+        require_signature=options["require_signature"],
+        routing=Routing(tuple(forward_to), tuple(routes)),
+        forward_timeout=options["forward_timeout"],
+        respond=respond,
+        event_filter=frozenset(options["event"] or ()),
+        max_body=parse_size(options["max_body"]),
+        retry=RetryPolicy(initial=options["retry_backoff"]),
+        public_url=options["public_url"],
+    )
+
+
+def listen(
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help=f"Port (default {DEFAULT_PORT}; 0 = a free one).")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Webhook path (default /webhook).")] = None,
+    forward_to: Annotated[
+        list[str] | None, typer.Option("--forward-to", "-f", help="Forward every event to this URL (repeatable).")
+    ] = None,
+    route: Annotated[
+        list[str] | None, typer.Option("--route", help="EVENT=URL: forward this event type there (repeatable).")
+    ] = None,
+    respond: Annotated[
+        str | None,
+        typer.Option("--respond", help="relay: answer with the first target's answer (default); 200: always 200."),
+    ] = None,
+    forward_timeout: Annotated[float, typer.Option("--forward-timeout", help="Seconds per forward.")] = 10.0,
+    retry_backoff: Annotated[
+        float, typer.Option("--retry-backoff", help="First wait (s) before redelivering to a down target.")
+    ] = 0.5,
+    secret: SecretOption = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option("--scheme", envvar="WHATSABLE_SCHEME", help="auto (from the headers), whatsable, standard, svix."),
+    ] = None,
+    tolerance: Annotated[int, typer.Option(help="Allowed timestamp skew in seconds.")] = 300,
+    require_signature: Annotated[
+        bool, typer.Option("--require-signature", help="Answer 401 to anything not verified (still recorded).")
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Recording file (default: a new one per run).")
+    ] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record.")] = False,
+    fsync: Annotated[bool, typer.Option("--fsync", help="fsync every line (survives power loss; slower).")] = False,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", "-e", help="Only show/forward this event type (repeatable).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="pretty (default on a terminal), compact, json, quiet.")
+    ] = None,
+    json_output: JsonOption = False,
+    show_body: Annotated[bool, typer.Option("--show-body", help="Show the JSON body, chat and app answer.")] = False,
+    max_body: Annotated[str, typer.Option("--max-body", help="Largest body kept (larger: 413).")] = "1MiB",
+    no_tunnel: Annotated[bool, typer.Option("--no-tunnel", help="Serve locally only, no ngrok tunnel.")] = False,
+    public_url: Annotated[
+        str | None, typer.Option("--public-url", help="A public URL you run yourself (shown in the banner).")
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Receive webhooks locally: record, verify, show and forward every event. Ctrl-C to stop."""
+    options = dict(locals())  # the parameters, before anything else is bound
+    from whatsable_cli.config import load_config
+    from whatsable_cli.errors import TunnelError
+    from whatsable_cli.listen import run
+    from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
+    from whatsable_cli.render.listen import OUTPUT_MODES, ListenRenderer
+
+    mode = "json" if json_output else (output or ("pretty" if sys.stdout.isatty() else "compact"))
+    if mode not in OUTPUT_MODES:
+        raise BadInputError(f"unknown --output {mode!r}", hint=f"use one of: {', '.join(OUTPUT_MODES)}")
+    config = load_config(config_path)
+    settings = _build_settings(config, options)
+    if not no_tunnel and public_url is None:
+        raise TunnelError("tunnel not available yet", hint="use --no-tunnel (or --public-url URL)", code="no_tunnel")
+    for message in config.warnings:
+        print_warning(message)
+    renderer = ListenRenderer(mode, stdout_console(), stderr_console(), show_body=show_body)
+    try:
+        run(settings, renderer)
+    finally:
+        renderer.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("listen")(listen)

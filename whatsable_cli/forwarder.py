@@ -1,0 +1,222 @@
+"""Relays received requests to the developer's app(s): routes, fan-out, and an ordered queue while a target is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from whatsable_cli.delivery import Deliverer, Delivery
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.events import DeliveryResult
+
+
+def check_target_url(url: str) -> str:
+    """A forward target must be an absolute http(s) URL (exit 7 otherwise)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInputError(
+            f"forward target {url!r} is not an http(s) URL",
+            hint="write it in full, e.g. --forward-to http://localhost:3000/webhook",
+            code="bad_forward_url",
+        )
+    return url
+
+
+def parse_route(spec: str) -> tuple[str, str]:
+    """`EVENT=URL` -> (event, url)."""
+    event, sep, url = spec.partition("=")
+    if not sep or not event.strip():
+        raise BadInputError(
+            f"malformed route {spec!r}",
+            hint="write routes as --route EVENT=URL, e.g. --route incoming_message=http://localhost:3000/in",
+            code="bad_route",
+        )
+    return event.strip(), check_target_url(url.strip())
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which targets an event goes to: its routes if it has any, else every --forward-to target."""
+
+    forward_to: tuple[str, ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.forward_to, *(url for _, url in self.routes)]))
+
+    def targets_for(self, kind: str, raw_event: str | None = None) -> tuple[str, ...]:
+        routed = tuple(url for event, url in self.routes if event in (kind, raw_event))
+        return routed or self.forward_to
+
+
+@dataclass(slots=True)
+class ForwardJob:
+    """One received request on its way to the app: the exact bytes and the headers to send."""
+
+    seq: int  # arrival order, which queued redeliveries keep
+    request_id: str
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+@dataclass(order=True, slots=True)
+class _Queued:
+    seq: int
+    job: ForwardJob = field(compare=False)
+    attempts: int = field(default=1, compare=False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff between redelivery attempts to a target that is down."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+
+
+class ForwardEvents(Protocol):
+    """How the forwarder reports what happens in the background."""
+
+    def target_down(self, url: str, error: str) -> None: ...
+
+    def target_up(self, url: str, redelivered: int) -> None: ...
+
+    def redelivered(self, job: ForwardJob, result: DeliveryResult, attempt: int) -> None: ...
+
+    def queue_full(self, url: str, limit: int) -> None: ...
+
+
+@dataclass
+class _Target:
+    url: str
+    down: bool = False
+    queue: list[_Queued] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
+    redelivered: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class ForwardOutcome:
+    deliveries: list[Delivery]  # the attempts made now, in target order
+    queued_for: list[str]  # targets that were down: the job waits in their queue
+
+
+class Forwarder:
+    """Sends jobs to targets; with `queue_when_down`, a target that stops answering gets an ordered queue."""
+
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        events: ForwardEvents,
+        *,
+        queue_when_down: bool,
+        retry: RetryPolicy | None = None,
+        queue_limit: int = 10_000,
+    ) -> None:
+        self._deliverer = deliverer
+        self._events = events
+        self._queue_when_down = queue_when_down
+        self._retry = retry or RetryPolicy()
+        self._queue_limit = queue_limit
+        self._targets: dict[str, _Target] = {}
+        self._closing = asyncio.Event()
+
+    def _target(self, url: str) -> _Target:
+        target = self._targets.get(url)
+        if target is None:
+            target = self._targets[url] = _Target(url)
+        return target
+
+    async def forward(self, job: ForwardJob, urls: Sequence[str]) -> ForwardOutcome:
+        """Deliver to every target at once; the results come back in the order of `urls`."""
+        if len(urls) == 1:
+            results = [await self._to_target(job, urls[0])]
+        else:
+            results = list(await asyncio.gather(*(self._to_target(job, url) for url in urls)))
+        deliveries = [delivery for delivery, _ in results if delivery is not None]
+        queued = [url for url, (_, was_queued) in zip(urls, results, strict=True) if was_queued]
+        return ForwardOutcome(deliveries, queued)
+
+    async def _to_target(self, job: ForwardJob, url: str) -> tuple[Delivery | None, bool]:
+        """(the attempt made now, or None; whether the job now waits in the target's queue)."""
+        target = self._target(url)
+        if self._queue_when_down and target.down:
+            return None, self._enqueue(target, _Queued(job.seq, job, attempts=0))  # earlier events wait first
+        delivery = await self._deliverer.deliver(url, job.body, job.headers)
+        queued = False
+        if delivery.result.status is None:
+            self._mark_down(target, delivery.result.error or "no answer")
+            if self._queue_when_down:
+                queued = self._enqueue(target, _Queued(job.seq, job, attempts=1))
+        elif target.down and not target.queue:
+            self._mark_up(target)
+        return delivery, queued
+
+    def _mark_down(self, target: _Target, error: str) -> None:
+        if not target.down:
+            target.down = True
+            target.redelivered = 0
+            self._events.target_down(target.url, error)
+
+    def _mark_up(self, target: _Target) -> None:
+        target.down = False
+        self._events.target_up(target.url, target.redelivered)
+
+    def _enqueue(self, target: _Target, entry: _Queued) -> bool:
+        if len(target.queue) >= self._queue_limit:
+            target.dropped += 1
+            if target.dropped == 1:
+                self._events.queue_full(target.url, self._queue_limit)
+            return False
+        heapq.heappush(target.queue, entry)
+        if target.worker is None or target.worker.done():
+            target.worker = asyncio.create_task(self._redeliver(target))
+        return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Back off, but wake at once when the listener is stopping (one last try, then give up)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _redeliver(self, target: _Target) -> None:
+        """Drain the target's queue in arrival order once it answers again."""
+        delay = self._retry.initial
+        while target.queue:
+            await self._pause(delay)
+            while target.queue:
+                entry = target.queue[0]
+                delivery = await self._deliverer.deliver(target.url, entry.job.body, entry.job.headers)
+                if delivery.result.status is None:
+                    delay = min(delay * self._retry.factor, self._retry.maximum)
+                    break
+                heapq.heappop(target.queue)
+                entry.attempts += 1
+                target.redelivered += 1
+                self._events.redelivered(entry.job, delivery.result, entry.attempts)
+            if self._closing.is_set() and target.queue:
+                return
+        self._mark_up(target)
+
+    def pending(self) -> dict[str, int]:
+        """Jobs still waiting per target (queued, plus dropped because a queue was full)."""
+        return {t.url: len(t.queue) + t.dropped for t in self._targets.values() if t.queue or t.dropped}
+
+    async def close(self, timeout: float) -> dict[str, int]:
+        """Give each waiting target one more try (bounded), then stop; returns what is still undelivered."""
+        self._closing.set()
+        workers: Iterable[asyncio.Task[None]] = [t.worker for t in self._targets.values() if t.worker]
+        workers = [w for w in workers if not w.done()]
+        if workers:
+            _, still_running = await asyncio.wait(workers, timeout=timeout)
+            for task in still_running:
+                task.cancel()
+            await asyncio.gather(*still_running, return_exceptions=True)
+        return self.pending()

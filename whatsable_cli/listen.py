@@ -1,0 +1,291 @@
+"""The `listen` service: record -> parse -> verify -> forward -> answer, reporting to an observer (never prints)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from whatsable_cli.delivery import Deliverer
+from whatsable_cli.events import (
+    DeliveryResult,
+    ForwardRecord,
+    ParsedEvent,
+    RecordedRequest,
+    encode_body,
+)
+from whatsable_cli.forwarder import Forwarder, ForwardEvents, ForwardJob
+from whatsable_cli.listen_model import (
+    RESPOND_200,
+    EventReport,
+    ListenInfo,
+    ListenObserver,
+    ListenSettings,
+    PublicUrlProvider,
+)
+from whatsable_cli.listen_stats import DuplicateTracker, RunSummary
+from whatsable_cli.listen_triage import Triage, forward_headers, triage
+from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, json_reply, start_server
+from whatsable_cli.store import RecordingWriter
+
+__all__ = ["ListenService", "run", "serve"]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ListenService(ForwardEvents):
+    """Handles each request in order: record it (before any answer), then forward and answer."""
+
+    def __init__(self, settings: ListenSettings, observer: ListenObserver, writer: RecordingWriter | None) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.summary = RunSummary(recording=settings.record_path, started_at=time.time())
+        self._writer = writer
+        self._dupes = DuplicateTracker()
+        self._seq = itertools.count()
+        self._forwarder: Forwarder | None = None
+        self._background: set[asyncio.Task[Reply]] = set()
+        self._recording_broken = False
+
+    # -- the pipeline -------------------------------------------------------------------------------
+
+    async def handle(self, incoming: Incoming) -> Reply:
+        request_id = secrets.token_hex(8)
+        try:
+            found = triage(self.settings, incoming, request_id, _now_iso(), self._dupes)
+        except Exception as exc:  # a bug while parsing must not lose the request: keep it raw
+            found = self._untriaged(incoming, request_id, exc)
+        if not self._record(found.request.to_json_line()):
+            return Reply(503, b'{"error":"recording_failed","retry":true}', headers={"Retry-After": "1"})
+        self._count(found)
+        if not found.targets:
+            self._report(found, found.reply.status if found.reply else 200, [], [])
+            return found.reply or json_reply(200, {"received": True, "id": request_id})
+        job = ForwardJob(next(self._seq), request_id, incoming.body, forward_headers(incoming))
+        if self.settings.respond == RESPOND_200:
+            task = asyncio.create_task(self._forward(found, job, 200))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return json_reply(200, {"received": True, "id": request_id})
+        return await self._forward(found, job, None)
+
+    def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
+        text, encoding = encode_body(incoming.body)
+        request = RecordedRequest(
+            id=request_id,
+            received_at=_now_iso(),
+            method=incoming.method,
+            path=incoming.path,
+            query=incoming.query,
+            headers=incoming.header_pairs,
+            body=text,
+            body_encoding=encoding,
+            body_size=incoming.body_size,
+            response_status=200,
+            flags=["internal_error"],
+        )
+        self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
+        return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, json_reply(200, {"id": request_id}))
+
+    def _record(self, line: bytes) -> bool:
+        """Write one line before answering; a failure is answered 503 so the sender retries later."""
+        if self._writer is None:
+            return True
+        try:
+            self._writer.append(line)
+        except OSError as exc:
+            self.summary.record_failures += 1
+            if not self._recording_broken:
+                self._recording_broken = True
+                self.observer.warning(f"cannot write the recording: {exc.strerror}; answering 503 until it works")
+            return False
+        if self._recording_broken:
+            self._recording_broken = False
+            self.observer.warning("the recording works again")
+        self.summary.lines_recorded += 1
+        return True
+
+    def _count(self, found: Triage) -> None:
+        summary = self.summary
+        summary.events[found.parsed.kind] += 1
+        flags = found.request.flags
+        if flags:
+            summary.duplicates += "duplicate" in flags
+            summary.rejected += "rejected" in flags
+            summary.other_path += "other_path" in flags or "other_method" in flags
+            summary.too_large += "too_large" in flags
+            summary.filtered += "filtered" in flags
+        if found.request.signature is not None:
+            summary.signatures[found.request.signature.result] += 1
+
+    async def _forward(self, found: Triage, job: ForwardJob, answered: int | None) -> Reply:
+        """Forward to the event's targets; record each result; in relay mode answer with the primary's."""
+        assert self._forwarder is not None
+        try:
+            outcome = await self._forwarder.forward(job, found.targets)
+        except Exception as exc:  # never a 500 because of us
+            self.observer.warning(f"forwarding {job.request_id} failed: {type(exc).__name__}: {exc}")
+            reply = json_reply(502, {"error": "forward_failed", "id": job.request_id})
+            self._report(found, answered or reply.status, [], [])
+            return reply
+        results = [delivery.result for delivery in outcome.deliveries]
+        for result in results:
+            self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
+            self.summary.count_forward(result)
+        reply = json_reply(200, {"received": True, "id": job.request_id})
+        if answered is None:
+            reply = _relay_reply(outcome.deliveries[0] if outcome.deliveries else None, job.request_id)
+        primary_body = outcome.deliveries[0].body if outcome.deliveries else b""
+        self._report(found, answered or reply.status, results, outcome.queued_for, primary_body)
+        return reply
+
+    def _report(
+        self, found: Triage, status: int, forwards: list[DeliveryResult], queued: list[str], body: bytes = b""
+    ) -> None:
+        if found.shown:
+            report = EventReport(found.request, found.parsed, status, found.duplicate, forwards, queued, body)
+            self.observer.event(report)
+
+    # -- ForwardEvents: the forwarder's background news -----------------------------------------------
+
+    def target_down(self, url: str, error: str) -> None:
+        queued = " (events are queued and redelivered in order)" if self.settings.respond == RESPOND_200 else ""
+        self.observer.warning(f"forward target {url} is down: {error}{queued}")
+
+    def target_up(self, url: str, redelivered: int) -> None:
+        extra = f", {redelivered} queued events redelivered" if redelivered else ""
+        self.observer.warning(f"forward target {url} is answering again{extra}")
+
+    def redelivered(self, job: ForwardJob, result: DeliveryResult, attempt: int) -> None:
+        self._record(ForwardRecord(job.request_id, result, attempt, _now_iso()).to_json_line())
+        self.summary.redelivered += 1
+        self.summary.count_forward(result)
+        self.observer.redelivered(job.request_id, result, attempt)
+
+    def queue_full(self, url: str, limit: int) -> None:
+        self.observer.warning(
+            f"the queue for {url} is full ({limit} events): newer events are only in the recording "
+            "(re-send them with `whatsable replay`)"
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Open the outbound session while serving; on the way out, finish forwards within the grace period."""
+        if not self.settings.routing.targets:
+            yield
+            return
+        async with Deliverer(timeout=self.settings.forward_timeout) as deliverer:
+            self._forwarder = Forwarder(
+                deliverer,
+                self,
+                queue_when_down=self.settings.respond == RESPOND_200,
+                retry=self.settings.retry,
+                queue_limit=self.settings.queue_limit,
+            )
+            try:
+                yield
+            finally:
+                grace = self.settings.shutdown_grace
+                if self._background:
+                    await asyncio.wait(list(self._background), timeout=grace)
+                self.summary.still_queued = await self._forwarder.close(grace)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "events": self.summary.total,
+            "recording": str(self.settings.record_path) if self.settings.record_path else None,
+            "uptime_s": round(time.time() - self.summary.started_at, 1),
+        }
+
+
+def _relay_reply(delivery: Any, request_id: str) -> Reply:
+    """The primary target's answer, or 502/504 when it gave none."""
+    if delivery is None:
+        return json_reply(502, {"error": "forward_failed", "id": request_id})
+    result: DeliveryResult = delivery.result
+    if result.status is None:
+        status = 504 if result.error_code == "timeout" else 502
+        return json_reply(status, {"error": result.error_code or "forward_failed", "detail": result.error})
+    headers = {"Retry-After": result.retry_after} if result.retry_after else {}
+    return Reply(result.status, delivery.body, delivery.content_type, headers)
+
+
+async def serve(
+    settings: ListenSettings,
+    observer: ListenObserver,
+    stop: asyncio.Event,
+    *,
+    tunnel: PublicUrlProvider | None = None,
+) -> RunSummary:
+    """Listen until `stop` is set; then stop accepting, finish in-flight work (bounded) and return the summary.
+
+    Raises BadInputError (exit 7) before listening when the recording or the port is unusable, and
+    whatever the tunnel raises (TunnelError, exit 6) when it cannot open.
+    """
+    writer = RecordingWriter(settings.record_path, fsync=settings.fsync) if settings.record_path else None
+    try:
+        service = ListenService(settings, observer, writer)
+        app = create_app(service, ServerSettings(path=settings.path, max_body=settings.max_body))
+        runner, port = await start_server(app, settings.host, settings.port, shutdown_timeout=settings.shutdown_grace)
+        try:
+            public_url = settings.public_url
+            if tunnel is not None:
+                public_url = await asyncio.to_thread(tunnel.open, port)
+            observer.ready(_info(settings, port, public_url))
+            await stop.wait()
+            observer.stopping()
+        finally:
+            await runner.cleanup()  # stops accepting, waits for in-flight requests, then lifespan's exit
+            if tunnel is not None:
+                await asyncio.to_thread(tunnel.close)
+    finally:
+        if writer is not None:
+            writer.close()
+    service.summary.duration_s = time.time() - service.summary.started_at
+    observer.finished(service.summary)
+    return service.summary
+
+
+def _info(settings: ListenSettings, port: int, public_url: str | None) -> ListenInfo:
+    return ListenInfo(
+        host=settings.host,
+        port=port,
+        path=settings.path,
+        recording=settings.record_path,
+        secret_set=bool(settings.secret),
+        scheme=settings.scheme,
+        require_signature=settings.require_signature,
+        routing=settings.routing,
+        respond=settings.respond,
+        event_filter=settings.event_filter,
+        public_url=public_url,
+    )
+
+
+async def _serve_until_signalled(
+    settings: ListenSettings, observer: ListenObserver, tunnel: PublicUrlProvider | None
+) -> RunSummary:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await serve(settings, observer, stop, tunnel=tunnel)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run(settings: ListenSettings, observer: ListenObserver, *, tunnel: PublicUrlProvider | None = None) -> RunSummary:
+    """Serve until Ctrl-C or SIGTERM (both a normal stop), in a fresh event loop."""
+    return asyncio.run(_serve_until_signalled(settings, observer, tunnel))

@@ -1,0 +1,150 @@
+"""Deciding about one received request before it is recorded: parse, verify, flag, pick targets and answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.events import (
+    KIND_EMPTY,
+    KIND_NOT_JSON,
+    ParsedEvent,
+    RecordedRequest,
+    SignatureCheck,
+    encode_body,
+    parse_body,
+)
+from whatsable_cli.listen_model import ListenSettings
+from whatsable_cli.listen_stats import DuplicateTracker
+from whatsable_cli.server import Incoming, Reply, json_reply
+from whatsable_cli.signing import detect_scheme, get_scheme, header_lookup, verify
+
+NOT_READ = ParsedEvent("too_large", error="body over --max-body, not read")
+
+
+@dataclass(slots=True)
+class Triage:
+    """The recording line to write, and what happens next."""
+
+    request: RecordedRequest
+    parsed: ParsedEvent
+    targets: tuple[str, ...]  # where to forward (empty: nowhere)
+    duplicate: bool
+    reply: Reply | None  # the answer, when it does not depend on a forward
+    shown: bool = True  # False: filtered out by --event
+
+
+def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
+    """verified / failed (with the reason) / unsigned; `unchecked` when no secret is set."""
+    scheme = detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
+    if not settings.secret:
+        return SignatureCheck("unchecked", scheme)
+    if scheme is None or header_lookup(headers, get_scheme(scheme).signature_header) is None:
+        return SignatureCheck("unsigned", scheme, "missing_header", "no signature header")
+    try:
+        result = verify(scheme, settings.secret, body, headers, tolerance=settings.tolerance)
+    except BadInputError as exc:  # e.g. a non-whsec secret meeting a Standard Webhooks request
+        return SignatureCheck("failed", scheme, "bad_secret", exc.message)
+    if result.ok:
+        return SignatureCheck("verified", scheme)
+    return SignatureCheck("failed", scheme, result.reason.value, result.detail)
+
+
+def _error_reply(status: int, error: str, request_id: str, **extra: object) -> Reply:
+    return json_reply(status, {"error": error, "id": request_id, **extra})
+
+
+def _refusal(settings: ListenSettings, incoming: Incoming, parsed: ParsedEvent, request_id: str) -> Reply | None:
+    """The answer for a request that is recorded but goes no further; None when it is a webhook to handle."""
+    if not incoming.on_webhook_path:
+        return _error_reply(404, "not_found", request_id, webhook_path=settings.path)
+    if incoming.method != "POST":
+        return _error_reply(405, "method_not_allowed", request_id, allowed="POST")
+    if incoming.body_omitted:
+        return _error_reply(413, "too_large", request_id, max_body=settings.max_body)
+    if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
+        return _error_reply(400, "not_json" if parsed.kind == KIND_NOT_JSON else "empty_body", request_id)
+    return None
+
+
+def _flags(incoming: Incoming, reply: Reply | None) -> list[str]:
+    if reply is None:
+        return []
+    if reply.status == 404:
+        return ["other_path"]
+    if reply.status == 405:
+        return ["other_method"]
+    return ["too_large"] if reply.status == 413 else []
+
+
+def triage(
+    settings: ListenSettings, incoming: Incoming, request_id: str, received_at: str, dupes: DuplicateTracker
+) -> Triage:
+    """Everything known about a request before it is written: one recording line, one decision."""
+    body = incoming.body
+    parsed = NOT_READ if incoming.body_omitted else parse_body(body)
+    reply = _refusal(settings, incoming, parsed, request_id)
+    flags = _flags(incoming, reply)
+    signature = None if incoming.body_omitted else check_signature(settings, body, incoming.headers)
+    if reply is None and settings.require_signature and signature is not None and signature.result != "verified":
+        reply = _error_reply(401, "signature_required", request_id, signature=signature.reason or signature.result)
+        flags.append("rejected")
+    duplicate = dupes.seen(parsed, body) if incoming.on_webhook_path else False
+    if duplicate:
+        flags.append("duplicate")
+    wanted = settings.event_filter
+    shown = not wanted or parsed.kind in wanted or parsed.raw_event in wanted
+    targets: tuple[str, ...] = ()
+    if not shown:
+        flags.append("filtered")
+    elif reply is None:
+        targets = settings.routing.targets_for(parsed.kind, parsed.raw_event)
+    if reply is None and (not targets or settings.respond != "relay"):
+        reply = json_reply(200, {"received": True, "id": request_id})
+    text, encoding = encode_body(body)
+    request = RecordedRequest(
+        id=request_id,
+        received_at=received_at,
+        method=incoming.method,
+        path=incoming.path,
+        query=incoming.query,
+        headers=incoming.header_pairs,
+        body=text,
+        body_encoding=encoding,
+        body_size=incoming.body_size,
+        body_omitted=incoming.body_omitted,
+        event_type=parsed.kind,
+        signature=signature,
+        response_status=reply.status if reply is not None else None,
+        flags=flags,
+    )
+    return Triage(request, parsed, targets, duplicate, reply, shown)
+
+
+def forward_headers(incoming: Incoming) -> list[tuple[str, str]]:
+    """The original headers (the Deliverer drops hop-by-hop ones) plus X-Forwarded-For/-Proto."""
+    prior_for = prior_proto = None
+    headers: list[tuple[str, str]] = []
+    for name, value in incoming.header_pairs:
+        lowered = name.lower()
+        if lowered == "x-forwarded-for":
+            prior_for = value
+        elif lowered == "x-forwarded-proto":
+            prior_proto = value  # a tunnel in front of us saw the real scheme
+        else:
+            headers.append((name, value))
+    remote = incoming.remote or "unknown"
+    headers.append(("X-Forwarded-For", f"{prior_for}, {remote}" if prior_for else remote))
+    headers.append(("X-Forwarded-Proto", prior_proto or incoming.scheme))
+    return headers
+
+
+def answer_payload(reply: Reply) -> dict[str, object]:
+    """A reply's JSON body as a dict (for displays); {} when it is not JSON."""
+    try:
+        value = json.loads(reply.body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

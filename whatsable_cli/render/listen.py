@@ -1,0 +1,182 @@
+"""Shows a `listen` run: the banner, each event (pretty, compact, json or quiet), warnings and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from whatsable_cli.events import DeliveryResult
+from whatsable_cli.listen_model import RESPOND_200, EventReport, ListenInfo
+from whatsable_cli.listen_stats import RunSummary
+from whatsable_cli.render import listen_format as fmt
+from whatsable_cli.render.pump import Output, RenderPump
+
+OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
+# How many events may wait for the display before the rest are coalesced into one "… N more" line.
+MAX_PENDING = {"pretty": 200, "compact": 2000, "json": 100_000, "quiet": 2000}
+
+
+def banner(info: ListenInfo) -> list[str]:
+    """Rich markup lines for stderr."""
+    lines = ["[bold green]whatsable listen[/] ready", f"  Webhook URL  [bold]{escape(info.local_webhook_url)}[/]"]
+    if info.public_webhook_url:
+        lines.append(f"  Public URL   [bold]{escape(info.public_webhook_url)}[/]  (paste this into WhatsAble)")
+    recording = escape(str(info.recording)) if info.recording else "off (--no-record)"
+    lines.append(f"  Recording    {recording}")
+    if info.secret_set:
+        how = "auto-detected per request" if info.scheme == "auto" else info.scheme
+        required = "; unverified requests get 401" if info.require_signature else ""
+        lines.append(f"  Signatures   verified (scheme {how}){required}")
+    else:
+        lines.append("  Signatures   not checked: no secret (--secret or WHATSABLE_SECRET)")
+    lines.extend(_forwarding_lines(info))
+    if info.event_filter:
+        lines.append(f"  Showing      only {', '.join(sorted(info.event_filter))} (everything is recorded)")
+    lines.append(f"  Health       {escape(info.health_url)}")
+    lines.append("[dim]Ctrl-C to stop[/]")
+    return lines
+
+
+def _forwarding_lines(info: ListenInfo) -> list[str]:
+    routing = info.routing
+    if not routing.targets:
+        return ["  Forwarding   off (--forward-to URL, --route EVENT=URL); every event is answered 200"]
+    label = "all events" if not routing.routes else "other events"
+    lines = [f"  Forwarding   {label} → {escape(url)}" for url in routing.forward_to]
+    lines += [f"  Forwarding   {escape(event)} → {escape(url)}" for event, url in routing.routes]
+    answer = "200 once recorded (down targets: queued, redelivered in order)"
+    if info.respond != RESPOND_200:
+        answer = "relay the first target's answer (502 when it is down)"
+    lines.append(f"  Answer       {answer}")
+    return lines
+
+
+def summary_lines(summary: RunSummary) -> list[str]:
+    by_type = ", ".join(f"{kind} {count}" for kind, count in summary.events.most_common())
+    lines = [
+        f"[bold]Stopped.[/] {summary.total} events in {summary.duration_s:.1f} s" + (f": {by_type}" if by_type else "")
+    ]
+    if summary.forwards_ok or summary.forwards_failed:
+        redelivered = f" ({summary.redelivered} redelivered)" if summary.redelivered else ""
+        lines.append(f"  forwards     {summary.forwards_ok} ok, {summary.forwards_failed} failed{redelivered}")
+    signatures = ", ".join(f"{count} {result}" for result, count in summary.signatures.items() if result != "unchecked")
+    if signatures:
+        lines.append(f"  signatures   {signatures}")
+    lines.append(f"  duplicates   {summary.duplicates}")
+    extras = {
+        "rejected": summary.rejected,
+        "other paths": summary.other_path,
+        "too large": summary.too_large,
+        "filtered": summary.filtered,
+        "not recorded (write failed)": summary.record_failures,
+    }
+    shown = " · ".join(f"{name} {count}" for name, count in extras.items() if count)
+    if shown:
+        lines.append(f"  {shown}")
+    for url, count in summary.still_queued.items():
+        lines.append(
+            f"  [yellow]undelivered[/]  {count} to {escape(url)} (in the recording: re-send with `whatsable replay`)"
+        )
+    if summary.recording:
+        lines.append(f"  recording    {escape(str(summary.recording))} ({summary.lines_recorded} lines)")
+    return lines
+
+
+def _is_problem(report: EventReport) -> bool:
+    signature = report.request.signature
+    return (
+        report.answer_status >= 400
+        or (signature is not None and signature.result == "failed")
+        or any(not result.ok for result in report.forwards)
+    )
+
+
+class ListenRenderer:
+    """The observer a terminal user sees; everything is drawn on the render thread."""
+
+    def __init__(
+        self,
+        mode: str,
+        out: Console,
+        err: Console,
+        *,
+        show_body: bool = False,
+        max_pending: int | None = None,
+        start: bool = True,
+    ) -> None:
+        self.mode = mode
+        self.out, self.err = out, err
+        self.show_body = show_body
+        self._recording: str | None = None
+        self.pump = RenderPump(self._draw, self._coalesced, max_pending=max_pending or MAX_PENDING[mode], start=start)
+
+    # -- ListenObserver (called on the event loop: only hands over) -------------------------------------
+
+    def ready(self, info: ListenInfo) -> None:
+        self._recording = str(info.recording) if info.recording else None
+        if self.mode != "quiet":
+            self.pump.submit(("banner", info), droppable=False)
+
+    def event(self, report: EventReport) -> None:
+        if self.mode != "quiet" or _is_problem(report):
+            self.pump.submit(("event", report))
+
+    def redelivered(self, request_id: str, result: DeliveryResult, attempt: int) -> None:
+        if self.mode != "quiet" or not result.ok:
+            self.pump.submit(("redelivery", (request_id, result, attempt)))
+
+    def warning(self, message: str) -> None:
+        self.pump.submit(("warning", message), droppable=False)
+
+    def stopping(self) -> None:
+        if self.mode != "quiet":
+            self.pump.submit(("note", "stopping: finishing in-flight requests…"), droppable=False)
+
+    def finished(self, summary: RunSummary) -> None:
+        if self.mode != "quiet":
+            self.pump.submit(("summary", summary), droppable=False)
+
+    def close(self) -> None:
+        self.pump.close()
+
+    # -- drawing (render thread) -------------------------------------------------------------------
+
+    def _draw(self, item: tuple[str, Any]) -> Sequence[Output]:
+        kind, payload = item
+        if kind == "event":
+            return self._draw_event(payload)
+        if kind == "redelivery":
+            request_id, result, attempt = payload
+            if self.mode == "json":
+                return [(self.out, fmt.dumps(fmt.redelivery_json(request_id, result, attempt)))]
+            line = fmt.forward_line(result, redelivery_attempt=attempt)
+            line.append(f"  (event {request_id})", "dim")
+            return [(self.out if self.mode != "quiet" else self.err, line)]
+        if kind == "warning":
+            return [(self.err, Text.from_markup(f"[yellow]warning:[/] {escape(payload)}"))]
+        if kind == "note":
+            return [(self.err, Text(payload, "dim"))]
+        lines = banner(payload) if kind == "banner" else summary_lines(payload)
+        return [(self.err, Text.from_markup(line)) for line in lines]
+
+    def _draw_event(self, report: EventReport) -> Sequence[Output]:
+        if self.mode == "json":
+            return [(self.out, fmt.dumps(fmt.event_json(report)))]
+        if self.mode in ("compact", "quiet"):
+            return [(self.out if self.mode == "compact" else self.err, fmt.compact_line(report))]
+        outputs: list[Output] = [(self.out, fmt.headline(report))]
+        outputs += [(self.out, fmt.forward_line(result)) for result in report.forwards]
+        outputs += [(self.out, fmt.queued_line(url)) for url in report.queued_for]
+        if self.show_body:
+            outputs.append((self.out, fmt.body_details(report)))
+        return outputs
+
+    def _coalesced(self, skipped: int) -> Sequence[Output]:
+        where = self._recording or "the recording"
+        if self.mode == "json":
+            return [(self.out, fmt.dumps({"type": "skipped", "count": skipped, "recording": self._recording}))]
+        return [(self.out, Text(f"… {skipped} more events not shown (display too slow), see {where}", "yellow"))]

@@ -1,0 +1,125 @@
+"""A render thread: the event loop hands items over and never waits on the terminal; bursts are coalesced."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+# One thing to show: raw text (written as is, e.g. an NDJSON line) or a rich renderable, on a console.
+Output = tuple[Console, str | RenderableType]
+Draw = Callable[[Any], Sequence[Output]]
+Coalesced = Callable[[int], Sequence[Output]]
+
+_STOP = object()
+BATCH = 500
+
+
+class RenderPump:
+    """Renders items on its own thread, in order, writing each batch at once.
+
+    `submit` is called on the event loop and only puts the item in a queue. When more than `max_pending`
+    droppable items wait (the terminal or pipe cannot keep up), further ones are counted instead of
+    queued, and `coalesced(n)` says how many were skipped ("… 850 more events, see the recording").
+    """
+
+    def __init__(self, draw: Draw, coalesced: Coalesced, *, max_pending: int = 1000, start: bool = True) -> None:
+        self._draw = draw
+        self._coalesced = coalesced
+        self._max_pending = max_pending
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._skipped_total = 0  # written on the event loop thread only
+        self._skipped_shown = 0  # written on the render thread only
+        self._broken = False
+        self._thread = threading.Thread(target=self._run, name="whatsable-render", daemon=True)
+        self._started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def submit(self, item: Any, *, droppable: bool = True) -> None:
+        if droppable and self._queue.qsize() >= self._max_pending:
+            self._skipped_total += 1
+            return
+        self._queue.put(item)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Render what is queued, then stop the thread."""
+        self.start()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _next_batch(self) -> list[Any]:
+        batch = [self._queue.get()]
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < BATCH and batch[-1] is not _STOP:
+                batch.append(self._queue.get_nowait())
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            outputs: list[Output] = []
+            for item in batch:
+                if item is not _STOP:
+                    outputs.extend(self._safe_draw(item))
+            skipped = self._skipped_total - self._skipped_shown
+            if skipped > 0:
+                self._skipped_shown += skipped
+                outputs.extend(self._coalesced(skipped))
+            self._write(outputs)
+            if batch[-1] is _STOP:
+                return
+
+    def _safe_draw(self, item: Any) -> Sequence[Output]:
+        try:
+            return self._draw(item)
+        except Exception as exc:  # a display bug must never stop the display of later events
+            return [(Console(stderr=True), Text(f"(could not display an item: {type(exc).__name__}: {exc})"))]
+
+    def _write(self, outputs: list[Output]) -> None:
+        if self._broken or not outputs:
+            return
+        try:
+            for console, group in _by_console(outputs):
+                _write_group(console, group)
+        except (BrokenPipeError, ValueError):  # the reader went away (`| head`), or the stream was closed
+            self._broken = True
+
+
+def _by_console(outputs: list[Output]) -> list[tuple[Console, list[str | RenderableType]]]:
+    groups: list[tuple[Console, list[str | RenderableType]]] = []
+    for console, renderable in outputs:
+        if groups and groups[-1][0] is console:
+            groups[-1][1].append(renderable)
+        else:
+            groups.append((console, [renderable]))
+    return groups
+
+
+def _write_group(console: Console, group: list[str | RenderableType]) -> None:
+    """Plain text goes straight to the file in one write; styled output through rich."""
+    plain = console.color_system is None and not console.is_terminal
+    pending: list[str] = []
+    for renderable in group:
+        if isinstance(renderable, str):
+            pending.append(renderable)
+        elif plain and isinstance(renderable, Text):
+            pending.append(renderable.plain)
+        else:
+            if pending:
+                console.file.write("\n".join(pending) + "\n")
+                pending = []
+            console.print(renderable)
+    if pending:
+        console.file.write("\n".join(pending) + "\n")
+    console.file.flush()
