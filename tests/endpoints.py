@@ -137,18 +137,19 @@ def serve(make: Callable[[Received, asyncio.Event], Handler]) -> Iterator[Endpoi
         app.router.add_route("*", "/{tail:.*}", make(received, release))
 
         async def on_shutdown(_: web.Application) -> None:
-            release.set()
+            release.set()  # stalled handlers return, so shutdown never waits on them
 
         app.on_shutdown.append(on_shutdown)
         runner = web.AppRunner(app, shutdown_timeout=1.0)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        server = runner.server
-        assert server is not None
-        sockets = runner.addresses
-        state.update(loop=loop, runner=runner, port=sockets[0][1])
-        ready.set()
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+            state.update(loop=loop, port=runner.addresses[0][1])
+        except Exception as exc:  # reported by the test thread instead of a silent 10 s wait
+            state["error"] = exc
+            return
+        finally:
+            ready.set()
         loop.run_forever()
         loop.run_until_complete(runner.cleanup())
         loop.close()
@@ -156,6 +157,7 @@ def serve(make: Callable[[Received, asyncio.Event], Handler]) -> Iterator[Endpoi
     thread = threading.Thread(target=run, name="test-endpoint", daemon=True)
     thread.start()
     assert ready.wait(READY_TIMEOUT_S), "endpoint did not start"
+    assert "error" not in state, f"endpoint failed to start: {state.get('error')!r}"
     loop = state["loop"]
     assert isinstance(loop, asyncio.AbstractEventLoop)
     try:
