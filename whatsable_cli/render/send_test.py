@@ -15,6 +15,7 @@ from whatsable_cli.events import EVENT_TYPES
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
 from whatsable_cli.report import report_to_dict, request_to_dict, shown_headers
 from whatsable_cli.sender import OutboundRequest
+from whatsable_cli.signing import SIGNATURE_HEADER_NAMES
 from whatsable_cli.validate import Check, Outcome, Report, Verdict
 
 VERDICT_MARKS = {
@@ -134,7 +135,8 @@ def render_dry_run(requests: list[tuple[Check, OutboundRequest]], *, show_secret
     except BrokenPipeError:  # `--dry-run | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    if not show_secrets:
+    signed = any(name.lower() in SIGNATURE_HEADER_NAMES for _, r in requests for name, _ in r.headers)
+    if signed and not show_secrets:
         stderr_console().print("[dim]signature values are redacted; pass --show-secrets to print them in full[/]")
 
 
