@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +214,20 @@ def test_ordering_check_sends_read_then_delivered_for_one_message() -> None:
     read, delivered = (json.loads(b)["data"] for b in endpoint.received.bodies[-2:])
     assert (read["status"], delivered["status"]) == ("read", "delivered")
     assert read["message_id"] == delivered["message_id"]
+
+
+def test_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
+    junit = tmp_path / "send-test.xml"
+    secret = generate_secret("svix")
+    with endpoints.serve(lambda r, _: endpoints.correct("svix", secret, r)) as endpoint:
+        done = subprocess.run(
+            [sys.executable, "-m", "whatsable_cli", "send-test", endpoint.url, "--junit", str(junit)],
+            env={**os.environ, "WHATSABLE_SECRET": secret, "WHATSABLE_SCHEME": "svix", "COLUMNS": "120"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("PASS: 12 checks")
+    assert secret not in done.stdout + done.stderr
+    assert 'failures="0"' in junit.read_text()
