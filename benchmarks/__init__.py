@@ -1,0 +1,1 @@
+"""Benchmarks that prove DESIGN.md's performance targets as ratios against same-run baselines."""
