@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import (
@@ -16,6 +17,7 @@ from whatsable_cli.events import (
 )
 
 RECORDING_MODE = 0o600
+T = TypeVar("T")
 
 Entry = RecordedRequest | ForwardRecord
 SkipWarning = Callable[[Path, int, str], None]
@@ -98,11 +100,27 @@ def iter_entry_lines(
     lines: Iterable[bytes], path: Path, *, strict: bool = False, on_skip: SkipWarning | None = None, first_line: int = 1
 ) -> Iterator[Entry]:
     """Parse recording lines from any byte stream (a file, stdin); `path` names it in warnings."""
+    return iter_parsed_lines(lines, path, _parse_entry, strict=strict, on_skip=on_skip, first_line=first_line)
+
+
+def iter_parsed_lines(
+    lines: Iterable[bytes],
+    path: Path,
+    parse: Callable[[Any], T],
+    *,
+    strict: bool = False,
+    on_skip: SkipWarning | None = None,
+    first_line: int = 1,
+) -> Iterator[T]:
+    """Each line's JSON through `parse` (ValueError/KeyError/TypeError = a corrupt line, skipped or fatal).
+
+    Replay passes a parser that builds its own lightweight item, skipping RecordedRequest per line.
+    """
     for line_no, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         try:
-            yield _parse_entry(json.loads(line))
+            yield parse(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
             why = "truncated line" if not line.endswith(b"\n") else f"corrupt line ({exc})"
             if strict:

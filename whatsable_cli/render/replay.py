@@ -17,6 +17,9 @@ from whatsable_cli.replay import ReplayOutcome
 from whatsable_cli.replay_request import WARNING_TEXT
 from whatsable_cli.replay_stats import ReplaySummary
 
+# One encoder reused for every NDJSON line (json.dumps would rebuild its options per call).
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def _ident(outcome: ReplayOutcome) -> str:
     item = outcome.request.item
@@ -115,7 +118,7 @@ class ReplayPrinter:
         if outcome.result is None:
             self._print_dry_run(outcome)
         elif self.json_output:
-            sys.stdout.write(json.dumps(outcome_json(outcome), ensure_ascii=False) + "\n")
+            sys.stdout.write(_encode_json(outcome_json(outcome)) + "\n")
         elif self._stdout_tty:
             style = "green" if outcome.passed else "red"
             stdout_console().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
@@ -129,7 +132,7 @@ class ReplayPrinter:
     def _print_dry_run(self, outcome: ReplayOutcome) -> None:
         shown = dry_run_json(outcome, self.url, self.show_secrets)
         if self.json_output:
-            sys.stdout.write(json.dumps(shown, ensure_ascii=False) + "\n")
+            sys.stdout.write(_encode_json(shown) + "\n")
             return
         console = stdout_console()
         console.print(f"[bold]{escape(shown['method'])} {escape(self.url)}[/]  ({escape(shown['origin'])})")
