@@ -11,10 +11,10 @@ from tests.helpers import run_cli
 from whatsable_cli.commands.listen_cmd import parse_size
 
 
-def test_without_no_tunnel_it_says_the_tunnel_is_not_there_yet() -> None:
+def test_without_no_tunnel_it_needs_an_ngrok_authtoken() -> None:
     run = run_cli("listen", "--port", "0")
     assert run.exit_code == 6
-    assert "tunnel not available yet" in run.stderr
+    assert "no ngrok authtoken" in run.stderr
     assert "--no-tunnel" in run.stderr
 
 

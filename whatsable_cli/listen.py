@@ -241,7 +241,8 @@ async def serve(
             public_url = settings.public_url
             if tunnel is not None:
                 public_url = await asyncio.to_thread(tunnel.open, port)
-            observer.ready(_info(settings, port, public_url))
+            inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
+            observer.ready(_info(settings, port, public_url, inspector_url))
             await stop.wait()
             observer.stopping()
         finally:
@@ -256,7 +257,7 @@ async def serve(
     return service.summary
 
 
-def _info(settings: ListenSettings, port: int, public_url: str | None) -> ListenInfo:
+def _info(settings: ListenSettings, port: int, public_url: str | None, inspector_url: str | None) -> ListenInfo:
     return ListenInfo(
         host=settings.host,
         port=port,
@@ -269,6 +270,7 @@ def _info(settings: ListenSettings, port: int, public_url: str | None) -> Listen
         respond=settings.respond,
         event_filter=settings.event_filter,
         public_url=public_url,
+        inspector_url=inspector_url,
     )
 
 

@@ -69,6 +69,7 @@ class ListenInfo:
     respond: str
     event_filter: frozenset[str]
     public_url: str | None = None
+    inspector_url: str | None = None  # the ngrok agent's local inspector, when a tunnel is open
 
     @property
     def local_base(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.tunnel_health import SELF_TEST_HEADER
 
 HEALTH_PATH = "/_whatsable/health"
 DEFAULT_MAX_BODY = 1 << 20
@@ -116,7 +117,10 @@ async def _probe(request: web.Request) -> web.Response:
     challenge = request.query.get("hub.challenge")
     if challenge is not None:
         return web.Response(text=challenge)
-    return web.json_response({"ok": True, "webhook": True})
+    # The tunnel's self-test: echo its nonce to prove the request reached this listener.
+    nonce = request.headers.get(SELF_TEST_HEADER)
+    headers = {SELF_TEST_HEADER: nonce} if nonce else None
+    return web.json_response({"ok": True, "webhook": True}, headers=headers)
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import logging
 import os
+import re
 import subprocess
 import threading
 from collections import deque
@@ -20,6 +21,8 @@ __all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_a
 
 # The agent's log lines go to a ring of our own, never raw to the terminal (Python's last-resort handler).
 RECENT_AGENT_LINES: deque[str] = deque(maxlen=50)
+_LOG_MESSAGE = re.compile(r'\bmsg="((?:[^"\\]|\\.)*)"')
+_LOG_ERROR = re.compile(r'\berr="((?:[^"\\]|\\.)*)"')
 
 
 class _AgentLogSink(logging.Handler):
@@ -50,17 +53,18 @@ class NgrokTunnel:
         self._abort: TunnelError | None = None
         self._starting = False
         self._agent_pid: int | None = None
+        self._agent_proc: subprocess.Popen[str] | None = None
 
     # -- opening ---------------------------------------------------------------------------------------
     def open(self, port: int, host: str = "127.0.0.1") -> str:
         """Check the agent, then start it and the endpoint under our deadline; return the public URL."""
         options = self._endpoint_options(port)
-        agent = self._ready_agent()
         config_path = ngrok_agent.default_config_path()
         token = ngrok_agent.find_authtoken(config_path)
-        if token is None:
+        if token is None:  # checked first: no download, no agent start, when it cannot work anyway
             raise ngrok_agent.missing_authtoken_error(config_path)
         self._token = token.value
+        agent = self._ready_agent()
         self._stop_leftover()
         self._config = self._pyngrok_config(agent, config_path)
         tunnel = self._connect_under_deadline(f"http://{host}:{port}", options)
@@ -68,6 +72,9 @@ class NgrokTunnel:
         process = self._process()
         self.inspector_url = process.api_url if process is not None else None
         self._watch_health(tunnel.uri)
+        if self.settings.self_test_path is not None:
+            check = self.self_test(self.settings.self_test_path)
+            self._notify(TunnelNotice("info" if check.ok else "warning", f"self-test: {check.detail}"))
         return self.public_url
 
     def _endpoint_options(self, port: int) -> dict[str, Any]:
@@ -174,10 +181,11 @@ class NgrokTunnel:
         running = self._process()
         if running is not None and running.api_url and _answers_404(f"{running.api_url}/api/endpoints"):
             return _too_old_error()
-        last = tunnel_errors.clean(RECENT_AGENT_LINES[-1], self._token) if RECENT_AGENT_LINES else "nothing"
+        said = _LOG_MESSAGE.search(RECENT_AGENT_LINES[-1]) if RECENT_AGENT_LINES else None
+        last = tunnel_errors.clean(said.group(1), self._token) if said else "nothing"
         return TunnelError(
             f"the ngrok agent was not ready within {self.settings.start_timeout:g} s, so it was stopped "
-            f"(its last line: {tunnel_errors.first_line(last)})",
+            f"(it last said: {tunnel_errors.first_line(last)})",
             hint="run `whatsable doctor`; raise the limit with --tunnel-timeout; or use --no-tunnel",
             code="ngrok_start_timeout",
         )
@@ -193,7 +201,7 @@ class NgrokTunnel:
                 _api_error_text(exc.body), self._token, domain=domain, what="the ngrok agent refused the endpoint"
             )
         if isinstance(exc, PyngrokNgrokError):
-            said = [exc.ngrok_error or ""] + [log.err or log.line for log in exc.ngrok_logs]
+            said = [exc.ngrok_error or ""] + [log.err or log.line for log in exc.ngrok_logs] + self._unread_errors()
             coded = [text for text in said if tunnel_errors.ERROR_CODE.search(text)]
             return tunnel_errors.agent_failure((coded or said or [str(exc)])[0] or str(exc), self._token, domain=domain)
         return tunnel_errors.agent_failure(str(exc), self._token, domain=domain)
@@ -230,12 +238,24 @@ class NgrokTunnel:
         elif self._health is not None and log.msg == "tunnel session started":
             self._health.session_back()
 
+    def _unread_errors(self) -> list[str]:
+        """pyngrok stops reading once the agent has exited, at times before its error lines: read the rest."""
+        proc = self._agent_proc
+        if proc is None or proc.poll() is None or proc.stdout is None:
+            return []  # still running: reading would block
+        try:
+            rest = proc.stdout.read()
+        except (OSError, ValueError):
+            return []
+        return [found.group(1) for found in _LOG_ERROR.finditer(rest)]
+
     def _remember_pid(self) -> None:
         running = self._process()
         if running is not None:
             record = agent_pidfile.AgentRecord(running.proc.pid, self._config.ngrok_path, os.getpid())
             agent_pidfile.write_record(record)
             self._agent_pid = running.proc.pid
+            self._agent_proc = running.proc
 
     def _watch_health(self, endpoint_uri: str | None) -> None:
         running = self._process()

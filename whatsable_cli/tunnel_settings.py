@@ -21,6 +21,7 @@ class TunnelSettings:
     basic_auth: str | None = None  # "user:password"
     start_timeout: float = DEFAULT_START_TIMEOUT
     health_interval: float = 5.0
+    self_test_path: str | None = None  # when set, open() checks that a request through the tunnel arrives
 
 
 def normalise_domain(value: str) -> str:

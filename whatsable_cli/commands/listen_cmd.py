@@ -14,6 +14,7 @@ from whatsable_cli.errors import BadInputError
 if TYPE_CHECKING:
     from whatsable_cli.config import Config
     from whatsable_cli.listen_model import ListenSettings
+    from whatsable_cli.tunnel_settings import TunnelSettings
 
 DEFAULT_PORT = 4242  # kept equal to listen_model.DEFAULT_PORT (not imported: --help stays fast)
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
@@ -96,6 +97,32 @@ def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
     )
 
 
+def _tunnel_settings(config: Config, options: dict[str, Any], path: str) -> TunnelSettings | None:
+    """The ngrok tunnel's settings, checked before anything starts; None with --no-tunnel or --public-url."""
+    from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
+
+    if options["no_tunnel"] or options["public_url"] is not None:
+        if options["domain"] or options["basic_auth"]:
+            raise BadInputError(
+                "--domain and --basic-auth apply to the ngrok tunnel",
+                hint="drop them, or drop --no-tunnel / --public-url",
+                code="no_tunnel_options",
+            )
+        return None
+    domain = config.pick(options["domain"], "domain")
+    if options["basic_auth"]:
+        basic_auth_policy(options["basic_auth"])
+    if options["tunnel_timeout"] <= 0:
+        raise BadInputError("--tunnel-timeout must be more than 0 seconds", hint="e.g. --tunnel-timeout 30")
+    return TunnelSettings(
+        ngrok_path=config.pick(options["ngrok_path"], "ngrok_path"),
+        domain=normalise_domain(str(domain)) if domain else None,
+        basic_auth=options["basic_auth"],
+        start_timeout=options["tunnel_timeout"],
+        self_test_path=path,
+    )
+
+
 def listen(
     port: Annotated[
         int | None, typer.Option("--port", "-p", help=f"Port (default {DEFAULT_PORT}; 0 = a free one).")
@@ -143,12 +170,23 @@ def listen(
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="A public URL you run yourself (shown in the banner).")
     ] = None,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="Your static ngrok domain: the same public URL every run.")
+    ] = None,
+    basic_auth: Annotated[
+        str | None, typer.Option("--basic-auth", help="user:password in front of the public URL (ngrok policy).")
+    ] = None,
+    ngrok_path: Annotated[
+        str | None, typer.Option("--ngrok-path", help="The ngrok agent (default: PYNGROK_NGROK_PATH, then PATH).")
+    ] = None,
+    tunnel_timeout: Annotated[
+        float, typer.Option("--tunnel-timeout", help="Seconds the ngrok agent gets to come up.")
+    ] = 20.0,
     config_path: ConfigOption = None,
 ) -> None:
     """Receive webhooks locally: record, verify, show and forward every event. Ctrl-C to stop."""
     options = dict(locals())  # the parameters, before anything else is bound
     from whatsable_cli.config import load_config
-    from whatsable_cli.errors import TunnelError
     from whatsable_cli.listen import run
     from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
     from whatsable_cli.render.listen import OUTPUT_MODES, ListenRenderer
@@ -158,13 +196,17 @@ def listen(
         raise BadInputError(f"unknown --output {mode!r}", hint=f"use one of: {', '.join(OUTPUT_MODES)}")
     config = load_config(config_path)
     settings = _build_settings(config, options)
-    if not no_tunnel and public_url is None:
-        raise TunnelError("tunnel not available yet", hint="use --no-tunnel (or --public-url URL)", code="no_tunnel")
+    tunnel_settings = _tunnel_settings(config, options, settings.path)
     for message in config.warnings:
         print_warning(message)
     renderer = ListenRenderer(mode, stdout_console(), stderr_console(), show_body=show_body)
     try:
-        run(settings, renderer)
+        tunnel = None
+        if tunnel_settings is not None:
+            from whatsable_cli.tunnel import NgrokTunnel
+
+            tunnel = NgrokTunnel(tunnel_settings, notify=renderer.tunnel_notice)
+        run(settings, renderer, tunnel=tunnel)
     finally:
         renderer.close()
 

@@ -14,6 +14,7 @@ from whatsable_cli.listen_model import RESPOND_200, EventReport, ListenInfo
 from whatsable_cli.listen_stats import RunSummary
 from whatsable_cli.render import listen_format as fmt
 from whatsable_cli.render.pump import Output, RenderPump
+from whatsable_cli.tunnel_health import TunnelNotice
 
 OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
 # How many events may wait for the display before the rest are coalesced into one "… N more" line.
@@ -25,6 +26,8 @@ def banner(info: ListenInfo) -> list[str]:
     lines = ["[bold green]whatsable listen[/] ready", f"  Webhook URL  [bold]{escape(info.local_webhook_url)}[/]"]
     if info.public_webhook_url:
         lines.append(f"  Public URL   [bold]{escape(info.public_webhook_url)}[/]  (paste this into WhatsAble)")
+    if info.inspector_url:
+        lines.append(f"  Inspector    {escape(info.inspector_url)}  (ngrok's view of each request)")
     recording = escape(str(info.recording)) if info.recording else "off (--no-record)"
     lines.append(f"  Recording    {recording}")
     if info.secret_set:
@@ -132,6 +135,13 @@ class ListenRenderer:
     def warning(self, message: str) -> None:
         self.pump.submit(("warning", message), droppable=False)
 
+    def tunnel_notice(self, notice: TunnelNotice) -> None:
+        """Tunnel news, from the tunnel's own threads (the pump's queue is thread-safe); drops are loud."""
+        if notice.kind == "info" and self.mode == "quiet":
+            return
+        kind = {"info": "note", "down": "alert", "recovered": "good"}.get(notice.kind, "warning")
+        self.pump.submit((kind, notice.message), droppable=False)
+
     def stopping(self) -> None:
         if self.mode != "quiet":
             self.pump.submit(("note", "stopping: finishing in-flight requests…"), droppable=False)
@@ -160,6 +170,8 @@ class ListenRenderer:
             return [(self.err, Text.from_markup(f"[yellow]warning:[/] {escape(payload)}"))]
         if kind == "note":
             return [(self.err, Text(payload, "dim"))]
+        if kind in ("alert", "good"):
+            return [(self.err, Text(payload, "bold red" if kind == "alert" else "bold green"))]
         lines = banner(payload) if kind == "banner" else summary_lines(payload)
         return [(self.err, Text.from_markup(line)) for line in lines]
 
