@@ -235,7 +235,7 @@ class NgrokTunnel:
             self._kill_agent()
         elif self._health is not None and is_error and "session" in (log.msg or ""):
             self._health.session_lost(tunnel_errors.first_line(tunnel_errors.clean(log.err or "", self._token)))
-        elif self._health is not None and log.msg == "tunnel session started":
+        elif self._health is not None and log.msg in ("client session established", "tunnel session started"):
             self._health.session_back()
 
     def _unread_errors(self) -> list[str]:
