@@ -204,11 +204,19 @@ def read_line_matching(stream: IO[bytes], pattern: re.Pattern[str], timeout: flo
 
 
 def spawn_listener(
-    *args: str, stdout: IO[Any], env: dict[str, str] | None = None
+    *args: str,
+    stdout: IO[Any],
+    env: dict[str, str] | None = None,
+    tunnel: bool = False,
+    ready: re.Pattern[str] = READY,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`whatsable listen --no-tunnel --port 0 ...` as a subprocess; returns it and its webhook URL."""
+    """`whatsable listen --no-tunnel --port 0 ...` as a subprocess; returns it and the URL `ready` matched.
+
+    With `tunnel=True`, no --no-tunnel: pass --ngrok-path and wait for the "Public URL" line instead.
+    """
+    base = [] if tunnel else ["--no-tunnel"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "whatsable_cli", "listen", "--no-tunnel", "--port", "0", *args],
+        [sys.executable, "-m", "whatsable_cli", "listen", *base, "--port", "0", *args],
         stdout=stdout,
         stderr=subprocess.PIPE,
         bufsize=0,
@@ -216,7 +224,7 @@ def spawn_listener(
     )
     assert proc.stderr is not None
     try:
-        url = read_line_matching(proc.stderr, READY).group(1)
+        url = read_line_matching(proc.stderr, ready).group(1)
     except AssertionError:
         proc.kill()
         proc.wait()

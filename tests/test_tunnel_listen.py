@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 from helpers import run_cli
-from listen_helpers import CapturingObserver, TargetApp, fixture_bytes, read_line_matching
+from listen_helpers import CapturingObserver, TargetApp, fixture_bytes, read_line_matching, spawn_listener
 from tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
 
 from whatsable_cli import agent_pidfile
@@ -115,21 +113,8 @@ def test_bad_tunnel_options_are_exit_7(args: list[str], agent: Path, tmp_path: P
 
 
 def spawn_tunnelled_listener(agent: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "whatsable_cli", "listen", "--port", "0", "--ngrok-path", str(agent), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        env=dict(os.environ),
-    )
-    assert proc.stderr is not None
-    try:
-        public = read_line_matching(proc.stderr, PUBLIC).group(1)
-    except AssertionError:
-        proc.kill()
-        proc.wait()
-        raise
-    return proc, public
+    """`whatsable listen` with its tunnel (the stand-in agent) as a subprocess; returns it and the public URL."""
+    return spawn_listener("--ngrok-path", str(agent), *args, stdout=subprocess.DEVNULL, tunnel=True, ready=PUBLIC)
 
 
 async def test_sigterm_closes_the_tunnel_and_leaves_no_agent(agent: Path, tmp_path: Path) -> None:
