@@ -4,7 +4,7 @@
 # Tests copy this file into tmp_path with `#!<sys.executable>` as its first line and hand it to pyngrok
 # through `ngrok_path`. Behaviour is chosen by environment variables:
 #   FAKE_NGROK_SCENARIO   ok (default) | 4018 | 105 | 108 | offline | silent | api_error | too_old
-#                         | domain_in_use | domain_not_yours
+#                         | old_api | domain_in_use | domain_not_yours
 #   FAKE_NGROK_LOG        a JSONL file: argv, API request bodies and forwarded requests are appended to it
 #   FAKE_NGROK_SESSION    a file holding the pid of the agent that owns "the account's one session":
 #                         a second live agent gets ERR_NGROK_108, as on ngrok's free plan
@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 SCENARIO = os.environ.get("FAKE_NGROK_SCENARIO", "ok")
+OLD_API = SCENARIO in ("too_old", "old_api")  # old_api: claims 3.30 but has no /api/endpoints
 LOG_PATH = os.environ.get("FAKE_NGROK_LOG")
 SESSION_FILE = os.environ.get("FAKE_NGROK_SESSION")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -196,7 +197,7 @@ class AgentApi(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def do_GET(self) -> None:
-        if self.path.startswith("/api/endpoints") and SCENARIO == "too_old":
+        if self.path.startswith("/api/endpoints") and OLD_API:
             self._json(404, {"error_code": 100, "status_code": 404, "msg": "Not Found"})
         elif self.path == "/api/endpoints":
             self._json(200, {"endpoints": list(self.endpoints.values()), "uri": "/api/endpoints"})
@@ -219,7 +220,7 @@ class AgentApi(BaseHTTPRequestHandler):
             say("info", "client session established", obj="tunnels.session")
             say("info", "tunnel session started", obj="tunnels.session")
             self._json(204)
-        elif SCENARIO == "too_old":
+        elif OLD_API:
             self._json(404, {"error_code": 100, "status_code": 404, "msg": "Not Found"})
         elif SCENARIO == "api_error":
             self._json(

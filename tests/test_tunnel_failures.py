@@ -88,6 +88,13 @@ def test_too_old_agent_is_refused_before_start(tmp_path: Path, monkeypatch: pyte
     assert started_pids(tmp_path / "agent.jsonl") == []
 
 
+def test_agent_without_endpoints_api_is_named_at_our_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An agent that passes the version check but has no /api/endpoints: pyngrok would wait for ever.
+    error = failing_open(tmp_path, monkeypatch, "old_api", start_timeout=0.5)
+    assert error.message.startswith("the ngrok agent has no /api/endpoints: it is too old for this tool")
+    assert error.hint is not None and "ngrok update" in error.hint
+
+
 def test_missing_token_fails_before_starting_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     agent_env(monkeypatch, tmp_path / "agent.jsonl", token=None)
     tunnel = NgrokTunnel(TunnelSettings(ngrok_path=str(install_fake_agent(tmp_path / "bin"))))

@@ -14,7 +14,7 @@ from typing import Any
 
 from whatsable_cli import agent_pidfile, ngrok_agent, tunnel_errors
 from whatsable_cli.errors import TunnelError
-from whatsable_cli.tunnel_health import HealthWatch, NoticeSink, SelfTest, TunnelNotice, self_test
+from whatsable_cli.tunnel_health import HealthWatch, NoticeSink, SelfTest, TunnelNotice, answers_404, self_test
 from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
 
 __all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_auth_policy", "normalise_domain"]
@@ -179,8 +179,8 @@ class NgrokTunnel:
 
     def _deadline_error(self) -> TunnelError:
         running = self._process()
-        if running is not None and running.api_url and _answers_404(f"{running.api_url}/api/endpoints"):
-            return _too_old_error()
+        if running is not None and running.api_url and answers_404(f"{running.api_url}/api/endpoints"):
+            return tunnel_errors.too_old_error()
         said = _LOG_MESSAGE.search(RECENT_AGENT_LINES[-1]) if RECENT_AGENT_LINES else None
         last = tunnel_errors.clean(said.group(1), self._token) if said else "nothing"
         return TunnelError(
@@ -196,9 +196,12 @@ class NgrokTunnel:
         domain = options.get("url", "").removeprefix("https://") or None
         if isinstance(exc, PyngrokNgrokHTTPError):
             if exc.status_code == 404 and "/api/endpoints" in exc.url:
-                return _too_old_error()
+                return tunnel_errors.too_old_error()
             return tunnel_errors.agent_failure(
-                _api_error_text(exc.body), self._token, domain=domain, what="the ngrok agent refused the endpoint"
+                tunnel_errors.api_error_text(exc.body),
+                self._token,
+                domain=domain,
+                what="the ngrok agent refused the endpoint",
             )
         if isinstance(exc, PyngrokNgrokError):
             said = [exc.ngrok_error or ""] + [log.err or log.line for log in exc.ngrok_logs] + self._unread_errors()
@@ -298,35 +301,3 @@ class NgrokTunnel:
         ngrok.kill(pyngrok_config=self._config)
         self._forget_pid()
         self._config = None
-
-
-def _too_old_error() -> TunnelError:
-    return TunnelError(
-        "the ngrok agent has no /api/endpoints: it is too old for this tool (need 3.30 or newer)",
-        hint=f"run `ngrok update`, or install a current agent from {ngrok_agent.DOWNLOAD_PAGE}",
-        code="ngrok_too_old",
-    )
-
-
-def _answers_404(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (the agent's http://127.0.0.1 API)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 404
-    except (urllib.error.URLError, OSError):
-        return False
-    return False
-
-
-def _api_error_text(body: str) -> str:
-    """The agent's API errors are JSON with the useful part in details.err; fall back to the raw body."""
-    import json
-
-    try:
-        value = json.loads(body)
-        return str(value.get("details", {}).get("err") or value.get("msg") or body)
-    except (ValueError, AttributeError):
-        return body

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from whatsable_cli.errors import TunnelError
-from whatsable_cli.ngrok_agent import AUTHTOKEN_PAGE
+from whatsable_cli.ngrok_agent import AUTHTOKEN_PAGE, DOWNLOAD_PAGE
 
 ERROR_CODE = re.compile(r"ERR_NGROK_\d+")
 AGENTS_PAGE = "https://dashboard.ngrok.com/agents"
@@ -108,3 +109,20 @@ def agent_failure(
         hint="run `whatsable doctor`; or use --no-tunnel, or --public-url URL with a tunnel of your own",
         code="tunnel_failed",
     )
+
+
+def too_old_error() -> TunnelError:
+    return TunnelError(
+        "the ngrok agent has no /api/endpoints: it is too old for this tool (need 3.30 or newer)",
+        hint=f"run `ngrok update`, or install a current agent from {DOWNLOAD_PAGE}",
+        code="ngrok_too_old",
+    )
+
+
+def api_error_text(body: str) -> str:
+    """The agent's API errors are JSON with the useful part in details.err; fall back to the raw body."""
+    try:
+        value = json.loads(body)
+        return str(value.get("details", {}).get("err") or value.get("msg") or body)
+    except (ValueError, AttributeError):
+        return body

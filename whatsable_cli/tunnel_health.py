@@ -102,6 +102,17 @@ class HealthWatch:
             self.check()
 
 
+def answers_404(url: str) -> bool:
+    """True when the agent's local API answers 404 here (an agent too old for /api/endpoints)."""
+    try:
+        urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (the agent's http://127.0.0.1 API)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 404
+    except (urllib.error.URLError, OSError):
+        return False
+    return False
+
+
 SELF_TEST_HEADER = "X-Whatsable-Self-Test"
 
 
