@@ -151,3 +151,40 @@ def test_banner_shows_public_webhook_url_and_inspector(agent: Path, tmp_path: Pa
         proc.kill()
         proc.wait()
     wait_gone(started_pids(tmp_path / "agent.jsonl")[0])
+
+
+def test_renderer_shows_tunnel_news_on_stderr_and_drops_loudly() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from whatsable_cli.forwarder import Routing
+    from whatsable_cli.listen_model import ListenInfo
+    from whatsable_cli.render.listen import ListenRenderer
+    from whatsable_cli.tunnel import TunnelNotice
+
+    out, err = StringIO(), StringIO()
+    renderer = ListenRenderer("json", Console(file=out), Console(file=err, width=200))
+    info = ListenInfo(
+        "127.0.0.1",
+        4242,
+        "/webhook",
+        None,
+        False,
+        "auto",
+        False,
+        Routing(),
+        "relay",
+        frozenset(),
+        public_url="https://a.ngrok-free.app",
+        inspector_url="http://127.0.0.1:4040",
+    )
+    renderer.ready(info)
+    renderer.tunnel_notice(TunnelNotice("down", "TUNNEL DOWN: ngrok session lost: session closed"))
+    renderer.tunnel_notice(TunnelNotice("recovered", "TUNNEL BACK UP: the public URL works again"))
+    renderer.close()
+    assert out.getvalue() == ""  # stdout stays NDJSON-only
+    shown = err.getvalue()
+    assert "Public URL   https://a.ngrok-free.app/webhook  (paste this into WhatsAble)" in shown
+    assert "Inspector    http://127.0.0.1:4040" in shown
+    assert shown.index("TUNNEL DOWN") < shown.index("TUNNEL BACK UP")
