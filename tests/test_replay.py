@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests import endpoints
 from tests.helpers import Run, run_cli
@@ -327,3 +331,36 @@ def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
     for body, headers in zip(endpoint.received.bodies, endpoint.received.headers, strict=True):
         assert verify("svix", secret, body, headers).ok
     assert b"passed 4" in proc.stdout
+
+
+def test_ctrl_c_reports_what_was_sent_and_exits_130(tmp_path: Path) -> None:
+    arrived = threading.Event()
+
+    def stalling(received: endpoints.Received, release: asyncio.Event) -> endpoints.Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            received.bodies.append(await request.read())
+            arrived.set()
+            await release.wait()  # never answers before the server stops
+            return web.Response()
+
+        return handler
+
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(5))])
+    with endpoints.serve(stalling) as endpoint:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "whatsable_cli", "replay", str(path), "--to", endpoint.url, "--timeout", "60"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert arrived.wait(30), "the first request never arrived"
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130
+    assert b"interrupted (Ctrl-C)" in stdout
+    assert b"replayed 0 of " in stdout  # the stalled request never got an answer
+    assert b"Traceback" not in stderr

@@ -62,7 +62,9 @@ class ReplayObserver(Protocol):
 
 
 def exit_code(summary: ReplaySummary) -> ExitCode:
-    """5 when the target was unreachable, else 4 when an answer failed --expect, else 0."""
+    """130 when interrupted, else 5 when the target was unreachable, 4 when an answer failed --expect, else 0."""
+    if summary.interrupted:
+        return ExitCode.INTERRUPTED
     if summary.unreachable:
         return ExitCode.UNREACHABLE
     if summary.failed:
@@ -202,5 +204,15 @@ class ReplayRun:
 
 
 def replay(items: Iterable[ReplayItem], settings: ReplaySettings, observer: ReplayObserver) -> ReplaySummary:
-    """Run a replay to completion on a fresh event loop (the command layer's one service call)."""
-    return asyncio.run(ReplayRun(settings, observer).run(items))
+    """Run a replay to completion on a fresh event loop (the command layer's one service call).
+
+    Ctrl-C ends the run but not the report: the summary of what was sent comes back marked interrupted.
+    """
+    run = ReplayRun(settings, observer)
+    started = time.monotonic()
+    try:
+        return asyncio.run(run.run(items))
+    except KeyboardInterrupt:
+        run.summary.interrupted = True
+        run.summary.elapsed_s = time.monotonic() - started
+        return run.summary

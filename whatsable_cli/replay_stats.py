@@ -126,6 +126,7 @@ class ReplaySummary:
     not_sent: int = 0  # left over after --stop-on-failure
     dry_run: bool = False
     stopped_early: bool = False
+    interrupted: bool = False  # Ctrl-C: the summary so far is still reported
     elapsed_s: float = 0.0
     by_status: Counter[str] = field(default_factory=Counter)
     signature_warnings: Counter[str] = field(default_factory=Counter)
@@ -146,6 +147,7 @@ class ReplaySummary:
             "not_sent": self.not_sent,
             "dry_run": self.dry_run,
             "stopped_early": self.stopped_early,
+            "interrupted": self.interrupted,
             "elapsed_s": round(self.elapsed_s, 3),
             "requests_per_second": self.requests_per_second,
             "by_status": dict(sorted(self.by_status.items())),

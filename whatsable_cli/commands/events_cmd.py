@@ -83,6 +83,7 @@ def export_command(
         typer.Option("--to", help="Target URL of the curl command (default: http://localhost:3000 + recorded path)."),
     ] = None,
     record: RecordOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Export one request exactly: a curl command, the request as JSON, or the raw body bytes."""
     from whatsable_cli.export import curl_command, default_target, request_json
@@ -92,9 +93,9 @@ def export_command(
     from whatsable_cli.store import find_request
 
     request = find_request(recording_path(record), request_id, on_skip=warn_skipped_line)
-    if export_format is ExportFormat.body:
+    if export_format is ExportFormat.body and not json_output:
         write_body(request.body_bytes)
-    elif export_format is ExportFormat.json:
+    elif json_output or export_format is ExportFormat.json:
         print_json(request_json(request))
     else:
         write_text(curl_command(request, to or default_target(request)))

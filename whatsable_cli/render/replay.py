@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from whatsable_cli.events import encode_body
 from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
@@ -16,6 +15,9 @@ from whatsable_cli.render.verify import display_header_value
 from whatsable_cli.replay import ReplayOutcome
 from whatsable_cli.replay_request import WARNING_TEXT
 from whatsable_cli.replay_stats import ReplaySummary
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 # One encoder reused for every NDJSON line (json.dumps would rebuild its options per call).
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
@@ -88,6 +90,9 @@ class ReplayPrinter:
         self._failed = 0
 
     def _make_progress(self) -> Progress:
+        # imported only on a terminal: piped and --json runs never pay for it
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         return Progress(
             SpinnerColumn(),
             TextColumn("replaying"),
@@ -172,6 +177,8 @@ def summary_lines(summary: ReplaySummary, url: str) -> list[str]:
         lines.append(f"  warning ×{count}: {WARNING_TEXT[kind]}")
     if summary.stopped_early:
         lines.append("  stopped at the first failure (--stop-on-failure)")
+    if summary.interrupted:
+        lines.append("  interrupted (Ctrl-C): the rest was not sent")
     if summary.selected == 0:
         lines.append("  nothing matched the sources and filters")
     return lines
