@@ -85,6 +85,8 @@ def _accepts_item(filters: Filters, item: ReplayItem) -> bool:
 
 def select(items: Iterable[ReplayItem], filters: Filters) -> Iterable[ReplayItem]:
     """The items that pass the filters (`--last N` keeps a bounded deque of N)."""
+    if filters == Filters():
+        return items  # no filter: no per-item check at all
     return take_last((item for item in items if _accepts_item(filters, item)), filters.last)
 
 

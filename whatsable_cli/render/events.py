@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 
 from whatsable_cli.events import ForwardRecord, ParsedEvent, RecordedRequest, decode_last_messages, parse_body
 from whatsable_cli.query import EventRow
@@ -190,6 +189,8 @@ def _print_body(console: Console, request: RecordedRequest, parsed: ParsedEvent)
         console.print(escape(request.body), soft_wrap=True)
         return
     if console.is_terminal:
+        from rich.syntax import Syntax  # pygments: only when colouring for a terminal
+
         console.print(Syntax(pretty, "json", word_wrap=True, background_color="default"))
     else:
         console.print(escape(pretty), soft_wrap=True)
