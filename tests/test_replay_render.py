@@ -1,0 +1,68 @@
+"""replay's renderer: the progress bar on a terminal only (stderr), delivery lines, NDJSON and the summary."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from whatsable_cli.events import DeliveryResult
+from whatsable_cli.render import replay as render
+from whatsable_cli.replay import ReplayOutcome
+from whatsable_cli.replay_request import PreparedRequest
+from whatsable_cli.replay_stats import ReplaySummary
+from whatsable_cli.sources import ReplayItem
+
+URL = "http://127.0.0.1:3000/hook"
+
+
+def outcome(index: int, status: int | None, passed: bool) -> ReplayOutcome:
+    item = ReplayItem("rec.jsonl", b"{}", request_id=f"{index:04d}abcdef", event_type="message_status")
+    result = DeliveryResult(URL, status, 3.14, "ok")
+    if status is None:
+        result.error, result.error_code = "cannot connect: refused", "unreachable"
+    return ReplayOutcome(index, PreparedRequest(item, b"{}", []), result, passed, None, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("terminal", "json_output", "shown"), [(True, False, True), (False, False, False), (True, True, False)]
+)
+def test_progress_bar_only_on_a_terminal_and_not_with_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], terminal: bool, json_output: bool, shown: bool
+) -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=terminal, width=100)
+    monkeypatch.setattr(render, "stderr_console", lambda: console)
+    with render.ReplayPrinter(url=URL, json_output=json_output, show_secrets=False) as printer:
+        for index in range(3):
+            printer.on_outcome(outcome(index, 200, True))
+    assert ("replaying" in buffer.getvalue()) is shown
+    assert "replaying" not in capsys.readouterr().out  # the bar never touches stdout
+
+
+def test_delivery_lines_and_summary_on_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = ReplaySummary(selected=2, sent=2, passed=1, unreachable=1, elapsed_s=0.5)
+    summary.by_status.update({"200": 1, "unreachable": 1})
+    summary.latency.add(3.14)
+    with render.ReplayPrinter(url=URL, json_output=False, show_secrets=False, progress=False) as printer:
+        printer.on_outcome(outcome(0, 200, True))
+        printer.on_outcome(outcome(1, None, False))
+    printer.render_summary(summary)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["✓", "200", "3.1", "ms"] and "0000abcd" in lines[0]
+    assert lines[1].startswith("✗ unreachable") and "cannot connect: refused" in lines[1]
+    assert lines[2] == f"replayed 2 of 2 requests to {URL} in 0.50 s, 4.0 req/s"
+    assert "unreachable 1" in lines[3]
+    assert "200 ×1, unreachable ×1" in lines[4]
+    assert lines[5].startswith("  latency: p50 3.14 ms")
+
+
+def test_ndjson_lines_parse_and_end_with_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    with render.ReplayPrinter(url=URL, json_output=True, show_secrets=False) as printer:
+        printer.on_outcome(outcome(0, 500, False))
+    printer.render_summary(ReplaySummary(selected=1, sent=1, failed=1))
+    objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert objects[0]["type"] == "delivery" and objects[0]["status"] == 500 and objects[0]["passed"] is False
+    assert objects[1]["type"] == "summary" and objects[1]["failed"] == 1
