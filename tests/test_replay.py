@@ -239,6 +239,7 @@ def test_corrupt_line_in_the_middle_is_skipped_and_named(tmp_path: Path) -> None
     assert endpoint.received.bodies[:3] == bodies
     assert strict.exit_code == 7
     assert f"{path}:2" in strict.stderr
+    assert endpoint.received.bodies[3:] == bodies[:1]  # what was read before the bad line still went out
 
 
 def test_failed_answers_exit_4_and_stop_on_failure_stops(tmp_path: Path) -> None:

@@ -142,17 +142,29 @@ class ReplayRun:
         async with Deliverer(timeout=self.settings.timeout, connections=workers_count) as deliverer:
             workers = [asyncio.create_task(self._worker(queue, deliverer)) for _ in range(workers_count)]
             try:
-                for index, prepared in enumerate(self._prepared(items)):
-                    await queue.put((index, prepared))
+                reading_error = await self._produce(items, queue)
                 for _ in workers:
                     await queue.put(None)
                 await asyncio.gather(*workers)
-                if self._failure is not None:
-                    raise self._failure
-            finally:
+            except asyncio.CancelledError:  # Ctrl-C: stop at once, in-flight requests included
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                raise
+        failure = self._failure or reading_error
+        if failure is not None:
+            raise failure
+
+    async def _produce(
+        self, items: Iterable[ReplayItem], queue: asyncio.Queue[tuple[int, PreparedRequest] | None]
+    ) -> Exception | None:
+        """Fill the queue; a reading error (e.g. --strict on a corrupt line) is returned after what is queued."""
+        try:
+            for index, prepared in enumerate(self._prepared(items)):
+                await queue.put((index, prepared))
+        except Exception as exc:
+            return exc
+        return None
 
     async def _worker(self, queue: asyncio.Queue[tuple[int, PreparedRequest] | None], deliverer: Deliverer) -> None:
         url = self.settings.url
