@@ -365,3 +365,28 @@ def test_ctrl_c_reports_what_was_sent_and_exits_130(tmp_path: Path) -> None:
     assert b"interrupted (Ctrl-C)" in stdout
     assert b"replayed 0 of " in stdout  # the stalled request never got an answer
     assert b"Traceback" not in stderr
+
+
+def test_a_bad_payload_file_fails_before_anything_is_sent(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_bytes(status_body(1))
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"event": "message_status",\n "data": {')
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(good), str(bad), "--to", endpoint.url)
+    assert run.exit_code == 7
+    assert f"{bad} is not a JSON payload" in run.stderr
+    assert endpoint.received.bodies == []
+
+
+def test_a_bad_line_in_ndjson_payloads_is_skipped_and_named(tmp_path: Path) -> None:
+    first, second = numbered_bodies(2)
+    payloads = tmp_path / "payloads.ndjson"
+    payloads.write_bytes(first + b"\nnot json at all\n" + second + b"\n")
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(payloads), "--to", endpoint.url)
+        strict = replay(str(payloads), "--to", endpoint.url, "--strict")
+    assert run.exit_code == 0
+    assert f"{payloads}:2: not a JSON payload" in run.stderr
+    assert endpoint.received.bodies[:2] == [first, second]
+    assert strict.exit_code == 7 and f"{payloads}:2" in strict.stderr

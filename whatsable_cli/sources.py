@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.events import RECORD_TYPE_FORWARD, RECORD_TYPE_REQUEST, decode_body, parse_body
+from whatsable_cli.events import (
+    KIND_EMPTY,
+    KIND_NOT_JSON,
+    RECORD_TYPE_FORWARD,
+    RECORD_TYPE_REQUEST,
+    ParsedEvent,
+    decode_body,
+    parse_body,
+)
 from whatsable_cli.fixtures import find_fixture
 from whatsable_cli.paths import newest_recording, recordings_dir
 from whatsable_cli.store import SkipWarning, iter_parsed_lines
@@ -66,14 +74,27 @@ def _first_line(path: Path) -> bytes:
 def _file_source(path: Path) -> Source:
     try:
         first = _first_line(path)
+        is_recording = _is_recording_line(first)
+        if is_recording is None and path.suffix not in RECORDING_SUFFIXES:
+            _check_document(path.read_bytes(), str(path))  # one JSON document: checked before anything is sent
     except OSError as exc:
         raise BadInputError(
             f"cannot read {path}: {exc.strerror}", hint="check the path", code="unreadable_file"
         ) from None
-    is_recording = _is_recording_line(first)
     if is_recording or (is_recording is None and path.suffix in RECORDING_SUFFIXES):
         return Source(str(path), "recording", path)
     return Source(str(path), "payloads", path)
+
+
+def _check_document(body: bytes, origin: str) -> ParsedEvent:
+    parsed = parse_body(body)
+    if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
+        raise BadInputError(
+            f"{origin} is not a JSON payload ({parsed.error})",
+            hint="pass a JSON file, a recording, or one JSON payload per line",
+            code="not_json",
+        )
+    return parsed
 
 
 def resolve_source(spec: str) -> list[Source]:
@@ -139,16 +160,9 @@ def _recorded_items(
             yield item
 
 
-def _payload_item(body: bytes, origin: str) -> ReplayItem:
-    parsed = parse_body(body)
-    if parsed.error and parsed.kind in ("not_json", "empty"):
-        raise BadInputError(
-            f"{origin} is not a JSON payload ({parsed.error})", hint="pass a JSON file", code="not_json"
-        )
-    return ReplayItem(origin, body, event_type=parsed.kind)
-
-
-def _payload_items(lines: Iterator[bytes], origin: str) -> Iterator[ReplayItem]:
+def _payload_items(
+    lines: Iterator[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None
+) -> Iterator[ReplayItem]:
     """One JSON document (sent exactly as stored), or NDJSON: one payload per line, without its newline."""
     head: list[bytes] = []  # every line read so far, blank ones included, so a document stays exact
     for line in lines:
@@ -157,23 +171,37 @@ def _payload_items(lines: Iterator[bytes], origin: str) -> Iterator[ReplayItem]:
             break
     filled = [h for h in head if h.strip()]
     if len(filled) < 2 or _is_recording_line(filled[0]) is None:
-        yield _payload_item(b"".join(head) + b"".join(lines), origin)
+        body = b"".join(head) + b"".join(lines)
+        yield ReplayItem(origin, body, event_type=_check_document(body, origin).kind)
         return
     for number, line in enumerate(itertools.chain(head, lines), start=1):
-        if line.strip():
-            yield _payload_item(line.rstrip(b"\r\n"), f"{origin}:{number}")
+        if not line.strip():
+            continue
+        body = line.rstrip(b"\r\n")
+        parsed = parse_body(body)
+        if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
+            if strict:
+                raise BadInputError(f"{origin}:{number}: {parsed.error}", hint="drop --strict to skip bad lines")
+            if on_skip is not None:
+                on_skip(Path(origin), number, f"not a JSON payload ({parsed.error})")
+            continue
+        yield ReplayItem(f"{origin}:{number}", body, event_type=parsed.kind)
 
 
 def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None, warn: Warn) -> Iterator[ReplayItem]:
     lines = iter(stdin.readline, b"")
-    first = next((line for line in lines if line.strip()), b"")
-    if not first:
+    head: list[bytes] = []  # leading blank lines are kept: a document is sent exactly as piped
+    for line in lines:
+        head.append(line)
+        if line.strip():
+            break
+    if not any(h.strip() for h in head):
         raise BadInputError("nothing on stdin", hint="pipe a recording or a JSON payload into `replay -`")
-    rest = itertools.chain((first,), lines)
-    if _is_recording_line(first):
+    rest = itertools.chain(head, lines)
+    if _is_recording_line(head[-1]):
         yield from _recorded_items(rest, "<stdin>", strict=strict, on_skip=on_skip, warn=warn)
     else:
-        yield from _payload_items(rest, "<stdin>")
+        yield from _payload_items(rest, "<stdin>", strict=strict, on_skip=on_skip)
 
 
 def iter_items(
@@ -197,7 +225,7 @@ def iter_items(
             if source.kind == "recording":
                 yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip, warn=warn)
             else:
-                yield from _payload_items(iter(handle), source.spec)
+                yield from _payload_items(iter(handle), source.spec, strict=strict, on_skip=on_skip)
 
 
 def recording_path(record: Path | None) -> Path:
