@@ -30,7 +30,7 @@ from whatsable_cli.listen_model import (
     PublicUrlProvider,
 )
 from whatsable_cli.listen_stats import DuplicateTracker, RunSummary
-from whatsable_cli.listen_triage import Triage, forward_headers, triage
+from whatsable_cli.listen_triage import Triage, forward_headers, received_reply, triage
 from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, json_reply, start_server
 from whatsable_cli.store import RecordingWriter
 
@@ -68,13 +68,13 @@ class ListenService(ForwardEvents):
         self._count(found)
         if not found.targets:
             self._report(found, found.reply.status if found.reply else 200, [], [])
-            return found.reply or json_reply(200, {"received": True, "id": request_id})
+            return found.reply or received_reply(request_id)
         job = ForwardJob(next(self._seq), request_id, incoming.body, forward_headers(incoming))
         if self.settings.respond == RESPOND_200:
             task = asyncio.create_task(self._forward(found, job, 200))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-            return json_reply(200, {"received": True, "id": request_id})
+            return found.reply or received_reply(request_id)
         return await self._forward(found, job, None)
 
     def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
@@ -93,7 +93,7 @@ class ListenService(ForwardEvents):
             flags=["internal_error"],
         )
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
-        return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, json_reply(200, {"id": request_id}))
+        return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, received_reply(request_id))
 
     def _record(self, line: bytes) -> bool:
         """Write one line before answering; a failure is answered 503 so the sender retries later."""
@@ -140,7 +140,7 @@ class ListenService(ForwardEvents):
         for result in results:
             self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
             self.summary.count_forward(result)
-        reply = json_reply(200, {"received": True, "id": job.request_id})
+        reply = received_reply(job.request_id)
         if answered is None:
             reply = _relay_reply(outcome.deliveries[0] if outcome.deliveries else None, job.request_id)
         primary_body = outcome.deliveries[0].body if outcome.deliveries else b""

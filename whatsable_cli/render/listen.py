@@ -121,8 +121,8 @@ class ListenRenderer:
 
     def ready(self, info: ListenInfo) -> None:
         self._recording = str(info.recording) if info.recording else None
-        if self.mode != "quiet":
-            self.pump.submit(("banner", info), droppable=False)
+        # quiet still says where it listens (one line): with --port 0 nothing else would tell.
+        self.pump.submit(("banner" if self.mode != "quiet" else "ready_line", info), droppable=False)
 
     def event(self, report: EventReport) -> None:
         if self.mode != "quiet" or _is_problem(report):
@@ -172,6 +172,8 @@ class ListenRenderer:
             return [(self.err, Text(payload, "dim"))]
         if kind in ("alert", "good"):
             return [(self.err, Text(payload, "bold red" if kind == "alert" else "bold green"))]
+        if kind == "ready_line":
+            return [(self.err, Text(f"Webhook URL  {payload.public_webhook_url or payload.local_webhook_url}"))]
         lines = banner(payload) if kind == "banner" else summary_lines(payload)
         return [(self.err, Text.from_markup(line)) for line in lines]
 
