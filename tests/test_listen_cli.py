@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import run_cli
 from whatsable_cli.commands.listen_cmd import parse_size
+from whatsable_cli.listen_model import ListenSettings
+from whatsable_cli.listen_stats import RunSummary
 
 
 def test_without_no_tunnel_it_needs_an_ngrok_authtoken() -> None:
@@ -70,3 +72,29 @@ def test_bad_max_body() -> None:
     run = run_cli("listen", "--no-tunnel", "--max-body", "lots")
     assert run.exit_code == 7
     assert "bad size" in run.stderr
+
+
+def test_config_file_keys_and_flag_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[ListenSettings] = []
+
+    def fake_run(settings: ListenSettings, observer: object, **_: object) -> RunSummary:
+        seen.append(settings)
+        return RunSummary()
+
+    monkeypatch.setattr("whatsable_cli.listen.run", fake_run)
+    config = tmp_path / "whatsable.toml"
+    config.write_text(
+        'secret = "from-config"\nscheme = "standard"\nforward_to = ["http://localhost:3000/webhook"]\n'
+        'port = 5001\nhost = "0.0.0.0"\npath = "hooks/wa"\n'
+        f'record = "{tmp_path / "rec.jsonl"}"\n'
+        '[routes]\nincoming_message = "http://localhost:3000/in"\n'
+    )
+    assert run_cli("listen", "--no-tunnel", "--config", str(config)).exit_code == 0
+    assert run_cli("listen", "--no-tunnel", "--config", str(config), "--port", "6000", "--no-record").exit_code == 0
+    from_file, overridden = seen
+    assert from_file.secret == "from-config" and from_file.scheme == "standard"
+    assert from_file.routing.forward_to == ("http://localhost:3000/webhook",)
+    assert from_file.routing.routes == (("incoming_message", "http://localhost:3000/in"),)
+    assert (from_file.host, from_file.port, from_file.path) == ("0.0.0.0", 5001, "/hooks/wa")
+    assert from_file.record_path == tmp_path / "rec.jsonl"
+    assert overridden.port == 6000 and overridden.record_path is None

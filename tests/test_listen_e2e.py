@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.listen_helpers import TargetApp, fixture_bytes, spawn_listener
 from whatsable_cli.events import RecordedRequest
@@ -51,7 +52,8 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) ->
     assert all(r.signature is not None and r.signature.result == "verified" for r in requests)
 
 
-async def test_sigterm_stops_cleanly_with_a_summary_and_json_events(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_ends_cleanly_with_a_summary_and_json_events(tmp_path: Path, stop_signal: int) -> None:
     target = await TargetApp().start()
     recording = tmp_path / "rec.jsonl"
     stdout_path = tmp_path / "stdout"
@@ -64,7 +66,7 @@ async def test_sigterm_stops_cleanly_with_a_summary_and_json_events(tmp_path: Pa
             for name in ("message_status/delivered", "incoming_message/image", "message_status/failed"):
                 async with session.post(url, data=fixture_bytes(name)) as response:
                     assert response.status == 200
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)  # SIGINT is what Ctrl-C sends
         assert proc.wait(timeout=20) == 0
     finally:
         await target.stop()

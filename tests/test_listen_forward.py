@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from tests.listen_helpers import TargetApp, fixture_bytes, free_port, running_listener
 from whatsable_cli.forwarder import RetryPolicy, Routing
@@ -143,3 +146,49 @@ async def test_unknown_events_are_forwarded(tmp_path: Path) -> None:
     finally:
         await target.stop()
     assert [r.body for r in target.received] == [body]
+
+
+async def test_a_compressed_body_is_forwarded_decoded_without_its_encoding_header(tmp_path: Path) -> None:
+    target = await TargetApp().start()
+    body = fixture_bytes("message_status/read")
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((target.url(),)))) as listener,
+            aiohttp.ClientSession() as session,
+            session.post(listener.url, data=gzip.compress(body), headers={"Content-Encoding": "gzip"}) as response,
+        ):
+            assert response.status == 200
+            requests, _ = listener.recording()
+    finally:
+        await target.stop()
+    assert target.received[0].body == body
+    assert "Content-Encoding" not in dict(target.received[0].headers)
+    assert requests[0].body_bytes == body and requests[0].flags == ["decoded"]
+
+
+async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def stall(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/webhook", stall)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((url,)), forward_timeout=0.2)) as listener,
+            aiohttp.ClientSession() as session,
+            session.post(listener.url, data=b"{}") as response,
+        ):
+            assert response.status == 504
+            _, forwards = listener.recording()
+    finally:
+        release.set()
+        await runner.cleanup()
+    assert forwards[0].result.error_code == "timeout"

@@ -32,7 +32,9 @@ class DuplicateTracker:
         if not body:
             return False
         by_body = self._remember(hashlib.blake2b(body, digest_size=16).digest())
-        key = parsed.dedupe_key
+        # Only a status has an identity of its own (message id + status); two conversation snapshots are
+        # the same only when their bodies are (phone + time alone also matches a second message that second).
+        key = parsed.dedupe_key if parsed.kind == "message_status" else None
         by_key = self._remember(key) if key is not None else False
         return by_body or by_key
 

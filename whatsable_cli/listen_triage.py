@@ -96,6 +96,8 @@ def triage(
     if reply is None and settings.require_signature and signature is not None and signature.result != "verified":
         reply = _error_reply(401, "signature_required", request_id, signature=signature.reason or signature.result)
         flags.append("rejected")
+    if incoming.headers.get("Content-Encoding", "identity") != "identity":
+        flags.append("decoded")  # the recorded body is the decoded one; the header says how it came
     duplicate = dupes.seen(parsed, body) if incoming.on_webhook_path else False
     if duplicate:
         flags.append("duplicate")
@@ -138,6 +140,8 @@ def forward_headers(incoming: Incoming) -> list[tuple[str, str]]:
             prior_for = value
         elif lowered == "x-forwarded-proto":
             prior_proto = value  # a tunnel in front of us saw the real scheme
+        elif lowered == "content-encoding":
+            continue  # aiohttp already decoded the body we hold (gzip, deflate): it goes on as is
         else:
             headers.append((name, value))
     remote = incoming.remote or "unknown"

@@ -31,6 +31,11 @@ def shorten(value: object, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def short_id(message_id: str) -> str:
+    """WhatsApp ids share a long prefix: keep the start and the distinguishing end."""
+    return message_id if len(message_id) <= 32 else f"{message_id[:10]}…{message_id[-16:]}"
+
+
 def status_style(status: int | None) -> str:
     if status is None:
         return "bold red"
@@ -41,7 +46,7 @@ def _status_fields(parsed: ParsedEvent, text: Text) -> None:
     status = parsed.status or "?"
     text.append(status, STATUS_STYLES.get(status, "yellow"))
     if parsed.message_id:
-        text.append(f"  {shorten(parsed.message_id, 40)}", "dim")
+        text.append(f"  {short_id(parsed.message_id)}", "dim")
     error = parsed.field("error")
     if isinstance(error, dict):
         text.append(f"  {error.get('code', '?')}: {shorten(error.get('message', ''))}", "red")
