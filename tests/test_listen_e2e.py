@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.helpers import run_cli
 from tests.listen_helpers import TargetApp, fixture_bytes, spawn_listener
 from whatsable_cli.events import RecordedRequest
 from whatsable_cli.signing import sign
@@ -79,3 +80,24 @@ async def test_a_stop_signal_ends_cleanly_with_a_summary_and_json_events(tmp_pat
     assert all(e["type"] == "event" and e["forwards"][0]["status"] == 200 for e in events)
     assert events[2]["data"]["status"] == "failed"
     assert len(target.received) == 3
+
+
+def test_send_test_passes_against_a_listener_that_requires_signatures(tmp_path: Path) -> None:
+    """The project's own sender drives the listener: valid events 200, every forged one 401, all recorded."""
+    recording = tmp_path / "rec.jsonl"
+    with (tmp_path / "stdout").open("wb") as stdout:
+        proc, url = spawn_listener(
+            "--output", "json", "--record", str(recording), "--secret", SECRET, "--require-signature", stdout=stdout
+        )
+    try:
+        run = run_cli("send-test", url, "--secret", SECRET, "--all-variants")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    requests = [e for e in iter_entries(recording, strict=True) if isinstance(e, RecordedRequest)]
+    verified = [r for r in requests if r.signature is not None and r.signature.result == "verified"]
+    rejected = [r for r in requests if "rejected" in r.flags]
+    assert verified and rejected
+    assert all(r.response_status == 401 for r in rejected)
+    assert {r.event_type for r in verified} == {"message_status", "incoming_message"}
