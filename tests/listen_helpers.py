@@ -108,9 +108,11 @@ class Listener:
 
 
 @asynccontextmanager
-async def running_listener(settings: ListenSettings) -> AsyncIterator[Listener]:
+async def running_listener(
+    settings: ListenSettings, observer: CapturingObserver | None = None
+) -> AsyncIterator[Listener]:
     """Serve in this event loop until the block ends; the summary is on `observer.summary` afterwards."""
-    observer = CapturingObserver()
+    observer = observer or CapturingObserver()
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, observer, stop))
     while observer.info is None:

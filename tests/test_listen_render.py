@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
 
+import aiohttp
 from rich.console import Console
 
-from tests.listen_helpers import fixture_bytes
+from tests.listen_helpers import CapturingObserver, fixture_bytes, running_listener
 from whatsable_cli.events import DeliveryResult, RecordedRequest, SignatureCheck, encode_body, parse_body
 from whatsable_cli.forwarder import Routing
-from whatsable_cli.listen_model import EventReport, ListenInfo
+from whatsable_cli.listen_model import EventReport, ListenInfo, ListenSettings
 from whatsable_cli.listen_stats import RunSummary
 from whatsable_cli.render.listen import ListenRenderer
 
@@ -195,3 +198,48 @@ def test_banner_and_summary_go_to_stderr() -> None:
     assert "forwards     4 ok, 1 failed" in text
     assert "signatures   4 verified, 1 failed" in text
     assert "undelivered  2 to http://localhost:3000/in" in text
+
+
+class StuckFile(io.StringIO):
+    """A terminal or pipe nobody reads: every write blocks until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.release.wait()
+        return super().write(text)
+
+
+class RenderingObserver(CapturingObserver):
+    """Captures (for the test) and renders (the code under test)."""
+
+    def __init__(self, renderer: ListenRenderer) -> None:
+        super().__init__()
+        self.renderer = renderer
+
+    def event(self, report: EventReport) -> None:
+        super().event(report)
+        self.renderer.event(report)
+
+
+async def test_a_display_that_blocks_never_blocks_ingest(tmp_path: Path) -> None:
+    stuck = StuckFile()
+    renderer = ListenRenderer("compact", Console(file=stuck, color_system=None), Console(file=io.StringIO()))
+    settings = ListenSettings(port=0, record_path=tmp_path / "rec.jsonl")
+    try:
+        async with running_listener(settings, RenderingObserver(renderer)) as listener:
+            async with aiohttp.ClientSession() as session:
+                for i in range(3000):
+                    body = b'{"event":"message_status","data":{"message_id":"m%d","status":"sent"}}' % i
+                    async with session.post(listener.url, data=body) as response:
+                        assert response.status == 200
+            requests, _ = listener.recording()
+    finally:
+        stuck.release.set()
+        renderer.close()
+    assert len(requests) == 3000  # every event answered and recorded while the display was stuck
+    lines = stuck.getvalue().splitlines()
+    assert len(lines) < 3000
+    assert "more events not shown (display too slow)" in lines[-1]

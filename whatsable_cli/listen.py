@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from whatsable_cli.delivery import Deliverer
+from whatsable_cli.delivery import Deliverer, Delivery
 from whatsable_cli.events import (
     DeliveryResult,
     ForwardRecord,
@@ -208,11 +208,11 @@ class ListenService(ForwardEvents):
         }
 
 
-def _relay_reply(delivery: Any, request_id: str) -> Reply:
+def _relay_reply(delivery: Delivery | None, request_id: str) -> Reply:
     """The primary target's answer, or 502/504 when it gave none."""
     if delivery is None:
         return json_reply(502, {"error": "forward_failed", "id": request_id})
-    result: DeliveryResult = delivery.result
+    result = delivery.result
     if result.status is None:
         status = 504 if result.error_code == "timeout" else 502
         return json_reply(status, {"error": result.error_code or "forward_failed", "detail": result.error})
