@@ -66,3 +66,16 @@ def test_ndjson_lines_parse_and_end_with_the_summary(capsys: pytest.CaptureFixtu
     objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert objects[0]["type"] == "delivery" and objects[0]["status"] == 500 and objects[0]["passed"] is False
     assert objects[1]["type"] == "summary" and objects[1]["failed"] == 1
+
+
+def test_the_fast_ndjson_line_equals_the_json_of_the_outcome() -> None:
+    tricky = outcome(7, None, False)
+    tricky.request.item.origin = 'dir "q"\\caf\u00e9\n.jsonl'
+    assert tricky.result is not None
+    tricky.result.response_snippet = "</html>\u2028 \x00"
+    cases = [outcome(0, 200, True), outcome(1, 503, False), tricky]
+    cases[1].request.item.request_id = None
+    for case in cases:
+        line = render.delivery_line(case)
+        assert line.endswith("\n") and line.count("\n") == 1
+        assert json.loads(line) == render.outcome_json(case)

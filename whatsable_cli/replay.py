@@ -174,7 +174,7 @@ class ReplayRun:
                 self.summary.not_sent += 1
                 continue  # keep draining so the producer never waits on a full queue
             try:
-                planned = await self._wait_for_slot()
+                planned = None if self._pacer is None else await self._wait_for_slot(self._pacer)
                 sent_at = self._monotonic()
                 delivery = await deliverer.deliver(url, prepared.body, prepared.headers, method=prepared.item.method)
                 self._report(index, prepared, delivery.result, planned, sent_at)
@@ -182,10 +182,8 @@ class ReplayRun:
                 self._failure = self._failure or exc
                 self._stop = True
 
-    async def _wait_for_slot(self) -> float | None:
-        if self._pacer is None:
-            return None
-        slot = self._pacer.next_slot(self._monotonic())
+    async def _wait_for_slot(self, pacer: Pacer) -> float:
+        slot = pacer.next_slot(self._monotonic())
         delay = slot - self._monotonic()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -21,6 +21,32 @@ if TYPE_CHECKING:
 
 # One encoder reused for every NDJSON line (json.dumps would rebuild its options per call).
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
+_quote: Any = json.encoder.encode_basestring  # the C string quoter json itself uses
+_RESULT_FIELDS = ("url", "status", "latency_ms", "response_snippet", "error", "error_code", "retry_after")
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return _quote(value) if isinstance(value, str) else repr(value)
+
+
+def delivery_line(outcome: ReplayOutcome) -> str:
+    """outcome_json(outcome) as one compact JSON line, built directly: this runs once per request."""
+    item, request, result = outcome.request.item, outcome.request, outcome.result
+    line = (
+        f'{{"type":"delivery","index":{outcome.index},"id":{_literal(item.request_id)},'
+        f'"origin":{_quote(item.origin)},"event":{_literal(item.event_type)},"passed":{_literal(outcome.passed)},'
+        f'"resigned":{_literal(request.resigned)},"edited":{_literal(request.edited)}'
+    )
+    if result is not None:
+        for name in _RESULT_FIELDS:
+            value = getattr(result, name)
+            if value is not None:
+                line += f',"{name}":{_literal(value)}'
+    return line + "}\n"
 
 
 def _ident(outcome: ReplayOutcome) -> str:
@@ -123,7 +149,7 @@ class ReplayPrinter:
         if outcome.result is None:
             self._print_dry_run(outcome)
         elif self.json_output:
-            sys.stdout.write(_encode_json(outcome_json(outcome)) + "\n")
+            sys.stdout.write(delivery_line(outcome))
         elif self._stdout_tty:
             style = "green" if outcome.passed else "red"
             stdout_console().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
