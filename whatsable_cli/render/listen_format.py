@@ -177,6 +177,7 @@ def body_details(report: EventReport) -> RenderableType:
     for result in report.forwards:
         if result.response_snippet:
             parts.append(Text(f"  {result.url} answered: {shorten(result.response_snippet, 300)}", "dim"))
+    parts.append(Text(""))  # a blank line between events, which are now several lines each
     return Group(*parts)
 
 
