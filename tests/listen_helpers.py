@@ -61,12 +61,17 @@ class CapturingObserver(NullObserver, Waitable):
         Waitable.__init__(self)
         self.info: ListenInfo | None = None
         self.events: list[EventReport] = []
+        self.received_reports: list[EventReport] = []
         self.redeliveries: list[tuple[str, DeliveryResult, int]] = []
         self.warnings: list[str] = []
         self.summary: RunSummary | None = None
 
     def ready(self, info: ListenInfo) -> None:
         self.info = info
+        self.changed()
+
+    def received(self, report: EventReport) -> None:
+        self.received_reports.append(report)
         self.changed()
 
     def event(self, report: EventReport) -> None:

@@ -166,6 +166,38 @@ async def test_a_compressed_body_is_forwarded_decoded_without_its_encoding_heade
     assert requests[0].body_bytes == body and requests[0].flags == ["decoded"]
 
 
+async def test_an_event_is_reported_before_a_slow_app_answers(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def paused(_: web.Request) -> web.Response:
+        await release.wait()  # the developer's app sits on a breakpoint
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/webhook", paused)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((url,)))) as listener,
+            aiohttp.ClientSession() as session,
+        ):
+            observer = listener.observer
+            answer = asyncio.ensure_future(session.post(listener.url, data=fixture_bytes("message_status/read")))
+            await observer.wait_until(lambda: len(observer.received_reports) == 1)
+            assert observer.events == [] and not answer.done()
+            release.set()
+            async with await answer as response:
+                assert response.status == 204
+            await observer.wait_until(lambda: len(observer.events) == 1)
+    finally:
+        release.set()
+        await runner.cleanup()
+    assert observer.events[0].forwards[0].status == 204
+
+
 async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> None:
     release = asyncio.Event()
 

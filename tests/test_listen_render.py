@@ -31,12 +31,13 @@ def report(
     flags: Sequence[str] = (),
     status: int = 200,
     body: bytes | None = None,
+    request_id: str = "3f2a9c",
 ) -> EventReport:
     raw = fixture_bytes(name) if body is None else body
     parsed = parse_body(raw)
     text, encoding = encode_body(raw)
     request = RecordedRequest(
-        id="3f2a9c",
+        id=request_id,
         received_at="2024-03-23T21:41:44.477Z",
         method="POST",
         path="/webhook",
@@ -243,3 +244,28 @@ async def test_a_display_that_blocks_never_blocks_ingest(tmp_path: Path) -> None
     lines = stuck.getvalue().splitlines()
     assert len(lines) < 3000
     assert "more events not shown (display too slow)" in lines[-1]
+
+
+def test_pretty_shows_an_event_at_once_and_labels_results_that_arrive_interleaved() -> None:
+    out_console, err_console, out, _ = consoles()
+    renderer = ListenRenderer("pretty", out_console, err_console)
+    first = report("message_status/read", request_id="aaaa1111bbbb")
+    second = report("incoming_message/text", request_id="cccc2222dddd")
+    alone = report("message_status/sent", request_id="eeee3333ffff")
+    for item in (first, second):
+        renderer.received(item)  # both shown before either app answer
+    for item in (first, second):
+        item.forwards = [OK]
+        renderer.event(item)
+    renderer.received(alone)
+    alone.forwards = [OK]
+    renderer.event(alone)
+    renderer.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 6
+    assert "read" in lines[0] and lines[0].endswith("aaaa1111")
+    assert "John Doe" in lines[1] and lines[1].endswith("cccc2222")
+    assert lines[2].strip() == "[200] POST http://localhost:3000/webhook 12 ms  (aaaa1111)"
+    assert lines[3].strip() == "[200] POST http://localhost:3000/webhook 12 ms  (cccc2222)"
+    assert "sent" in lines[4]
+    assert lines[5].strip() == "[200] POST http://localhost:3000/webhook 12 ms"  # right below its event

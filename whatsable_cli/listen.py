@@ -69,6 +69,8 @@ class ListenService(ForwardEvents):
         if not found.targets:
             self._report(found, found.reply.status if found.reply else 200, [], [])
             return found.reply or received_reply(request_id)
+        if found.shown:  # shown now: a slow app (a breakpoint in it) must not hide the event
+            self.observer.received(EventReport(found.request, found.parsed, 200, found.duplicate, [], []))
         job = ForwardJob(next(self._seq), request_id, incoming.body, forward_headers(incoming))
         if self.settings.respond == RESPOND_200:
             task = asyncio.create_task(self._forward(found, job, 200))

@@ -108,6 +108,9 @@ class ListenObserver(Protocol):
 
     def ready(self, info: ListenInfo) -> None: ...
 
+    def received(self, report: EventReport) -> None:
+        """An event about to be forwarded, as soon as it is recorded; `event` follows with the results."""
+
     def event(self, report: EventReport) -> None: ...
 
     def redelivered(self, request_id: str, result: DeliveryResult, attempt: int) -> None: ...
@@ -123,6 +126,9 @@ class NullObserver:
     """Sees everything, shows nothing (tests and embedding subclass it)."""
 
     def ready(self, info: ListenInfo) -> None:
+        pass
+
+    def received(self, report: EventReport) -> None:
         pass
 
     def event(self, report: EventReport) -> None:

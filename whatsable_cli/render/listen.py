@@ -115,6 +115,10 @@ class ListenRenderer:
         self.out, self.err = out, err
         self.show_body = show_body
         self._recording: str | None = None
+        # Render thread only: pretty events whose headline is out while their forwards are pending,
+        # and the event the last stdout line belonged to (to label results that arrive interleaved).
+        self._headlined: set[str] = set()
+        self._last_event: str | None = None
         self.pump = RenderPump(self._draw, self._coalesced, max_pending=max_pending or MAX_PENDING[mode], start=start)
 
     # -- ListenObserver (called on the event loop: only hands over) -------------------------------------
@@ -123,6 +127,10 @@ class ListenRenderer:
         self._recording = str(info.recording) if info.recording else None
         # quiet still says where it listens (one line): with --port 0 nothing else would tell.
         self.pump.submit(("banner" if self.mode != "quiet" else "ready_line", info), droppable=False)
+
+    def received(self, report: EventReport) -> None:
+        if self.mode == "pretty":  # the headline at once; the forward lines when the app has answered
+            self.pump.submit(("received", report))
 
     def event(self, report: EventReport) -> None:
         if self.mode != "quiet" or _is_problem(report):
@@ -159,6 +167,9 @@ class ListenRenderer:
         kind, payload = item
         if kind == "event":
             return self._draw_event(payload)
+        if kind == "received":
+            return self._draw_received(payload)
+        self._last_event = None
         if kind == "redelivery":
             request_id, result, attempt = payload
             if self.mode == "json":
@@ -182,12 +193,31 @@ class ListenRenderer:
             return [(self.out, fmt.dumps(fmt.event_json(report)))]
         if self.mode in ("compact", "quiet"):
             return [(self.out if self.mode == "compact" else self.err, fmt.compact_line(report))]
-        outputs: list[Output] = [(self.out, fmt.headline(report))]
-        outputs += [(self.out, fmt.forward_line(result)) for result in report.forwards]
-        outputs += [(self.out, fmt.queued_line(url)) for url in report.queued_for]
+        request_id = report.request.id
+        outputs: list[Output] = []
+        interleaved = False
+        if request_id in self._headlined:
+            self._headlined.discard(request_id)
+            interleaved = self._last_event != request_id
+        else:
+            outputs.append((self.out, fmt.headline(report)))
+        lines = [fmt.forward_line(result) for result in report.forwards]
+        lines += [fmt.queued_line(url) for url in report.queued_for]
+        for line in lines:
+            if interleaved:  # other events were shown since this one's headline: say whose results these are
+                line.append(f"  ({fmt.short_request_id(request_id)})", "dim")
+            outputs.append((self.out, line))
         if self.show_body:
             outputs.append((self.out, fmt.body_details(report)))
+        self._last_event = request_id
         return outputs
+
+    def _draw_received(self, report: EventReport) -> Sequence[Output]:
+        if len(self._headlined) > MAX_PENDING["pretty"] * 10:
+            self._headlined.clear()  # results that were coalesced away never come: forget them
+        self._headlined.add(report.request.id)
+        self._last_event = report.request.id
+        return [(self.out, fmt.headline(report))]
 
     def _coalesced(self, skipped: int) -> Sequence[Output]:
         where = self._recording or "the recording"

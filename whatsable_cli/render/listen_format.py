@@ -36,6 +36,11 @@ def short_id(message_id: str) -> str:
     return message_id if len(message_id) <= 32 else f"{message_id[:10]}…{message_id[-16:]}"
 
 
+def short_request_id(request_id: str) -> str:
+    """Enough of a recorded request's id for `whatsable events show ID` (a unique prefix is enough)."""
+    return request_id[:8]
+
+
 def status_style(status: int | None) -> str:
     if status is None:
         return "bold red"
@@ -108,6 +113,7 @@ def headline(report: EventReport) -> Text:
     text.append(f"{report.parsed.kind:<17}", KIND_STYLES.get(report.parsed.kind, "yellow"))
     describe(report, text)
     badges(report, text)
+    text.append(f"  {short_request_id(request.id)}", "dim")
     return text
 
 
