@@ -277,6 +277,8 @@ def test_expect_and_unreachable_exit_codes(tmp_path: Path) -> None:
         (["--where", "nothing"], "invalid --where"),
         (["--secret", "not-base64!", "--scheme", "standard"], "not a Standard Webhooks key"),
         (["--scheme", "nope", "--secret", "x"], "unknown signature scheme"),
+        (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--to", "localhost:3000/hook"], "is not an http(s) URL"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_7(tmp_path: Path, args: list[str], message: str) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from whatsable_cli.delivery import Deliverer
 from whatsable_cli.errors import BadInputError, ExitCode
@@ -35,6 +36,11 @@ class ReplaySettings:
     stop_on_failure: bool = False
 
     def __post_init__(self) -> None:
+        target = urlsplit(self.url)
+        if target.scheme not in ("http", "https") or not target.hostname:
+            raise BadInputError(
+                f"--to {self.url!r} is not an http(s) URL", hint="e.g. --to http://localhost:3000/webhook"
+            )
         if self.concurrency < 1:
             raise BadInputError(f"--concurrency must be at least 1, not {self.concurrency}", hint="e.g. -c 8")
         if self.timeout <= 0:
