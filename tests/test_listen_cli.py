@@ -98,3 +98,9 @@ def test_config_file_keys_and_flag_precedence(tmp_path: Path, monkeypatch: pytes
     assert (from_file.host, from_file.port, from_file.path) == ("0.0.0.0", 5001, "/hooks/wa")
     assert from_file.record_path == tmp_path / "rec.jsonl"
     assert overridden.port == 6000 and overridden.record_path is None
+
+
+def test_malformed_forward_header() -> None:
+    run = run_cli("listen", "--no-tunnel", "-H", "no colon here")
+    assert run.exit_code == 7
+    assert "malformed header" in run.stderr

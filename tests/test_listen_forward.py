@@ -224,3 +224,23 @@ async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> 
         release.set()
         await runner.cleanup()
     assert forwards[0].result.error_code == "timeout"
+
+
+async def test_query_string_host_and_extra_headers_are_carried(tmp_path: Path) -> None:
+    target = await TargetApp().start()
+    extra = (("Authorization", "Bearer dev"), ("X-Env", "local"))
+    try:
+        async with (
+            running_listener(settings(tmp_path, Routing((target.url(),)), extra_headers=extra)) as listener,
+            aiohttp.ClientSession() as session,
+            session.post(listener.url + "?token=abc", data=b"{}", headers={"Authorization": "Basic old"}) as response,
+        ):
+            assert response.status == 200
+            _, forwards = listener.recording()
+    finally:
+        await target.stop()
+    sent = target.received[0].headers
+    assert ("Authorization", "Bearer dev") in sent and ("Authorization", "Basic old") not in sent
+    assert ("X-Env", "local") in sent
+    assert dict(sent)["X-Forwarded-Host"] == f"127.0.0.1:{listener.info.port}"
+    assert forwards[0].result.url == target.url() + "?token=abc"

@@ -63,6 +63,10 @@ class ForwardJob:
     request_id: str
     body: bytes
     headers: list[tuple[str, str]]
+    query: str = ""  # the received query string, carried over to targets that have none of their own
+
+    def url_for(self, target: str) -> str:
+        return f"{target}?{self.query}" if self.query and "?" not in target else target
 
 
 @dataclass(order=True, slots=True)
@@ -150,7 +154,7 @@ class Forwarder:
         target = self._target(url)
         if self._queue_when_down and target.down:
             return None, self._enqueue(target, _Queued(job.seq, job, attempts=0))  # earlier events wait first
-        delivery = await self._deliverer.deliver(url, job.body, job.headers)
+        delivery = await self._deliverer.deliver(job.url_for(url), job.body, job.headers)
         queued = False
         if delivery.result.status is None:
             self._mark_down(target, delivery.result.error or "no answer")
@@ -193,7 +197,8 @@ class Forwarder:
             await self._pause(delay)
             while target.queue:
                 entry = target.queue[0]
-                delivery = await self._deliverer.deliver(target.url, entry.job.body, entry.job.headers)
+                job = entry.job
+                delivery = await self._deliverer.deliver(job.url_for(target.url), job.body, job.headers)
                 if delivery.result.status is None:
                     delay = min(delay * self._retry.factor, self._retry.maximum)
                     break

@@ -71,7 +71,8 @@ class ListenService(ForwardEvents):
             return found.reply or received_reply(request_id)
         if found.shown:  # shown now: a slow app (a breakpoint in it) must not hide the event
             self.observer.received(EventReport(found.request, found.parsed, 200, found.duplicate, [], []))
-        job = ForwardJob(next(self._seq), request_id, incoming.body, forward_headers(incoming))
+        headers = forward_headers(incoming, self.settings.extra_headers)
+        job = ForwardJob(next(self._seq), request_id, incoming.body, headers, incoming.query)
         if self.settings.respond == RESPOND_200:
             task = asyncio.create_task(self._forward(found, job, 200))
             self._background.add(task)

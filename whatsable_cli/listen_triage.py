@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from whatsable_cli.errors import BadInputError
@@ -21,6 +20,7 @@ from whatsable_cli.listen_stats import DuplicateTracker
 from whatsable_cli.server import Incoming, Reply, json_reply
 from whatsable_cli.signing import detect_scheme, get_scheme, header_lookup, verify
 
+FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 NOT_READ = ParsedEvent("too_large", error="body over --max-body, not read")
 
 
@@ -130,30 +130,25 @@ def triage(
     return Triage(request, parsed, targets, duplicate, reply, shown)
 
 
-def forward_headers(incoming: Incoming) -> list[tuple[str, str]]:
-    """The original headers (the Deliverer drops hop-by-hop ones) plus X-Forwarded-For/-Proto."""
-    prior_for = prior_proto = None
+def forward_headers(incoming: Incoming, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The original headers (the Deliverer drops hop-by-hop ones), X-Forwarded-*, then `extra` (-H) replacing."""
+    replaced = {name.lower() for name, _ in extra}
+    forwarded: dict[str, str] = {}
     headers: list[tuple[str, str]] = []
     for name, value in incoming.header_pairs:
         lowered = name.lower()
-        if lowered == "x-forwarded-for":
-            prior_for = value
-        elif lowered == "x-forwarded-proto":
-            prior_proto = value  # a tunnel in front of us saw the real scheme
-        elif lowered == "content-encoding":
+        if lowered in FORWARDED_HEADERS:
+            forwarded[lowered] = value  # a tunnel or proxy in front of us saw the real client
+        elif lowered == "content-encoding" or lowered in replaced:
             continue  # aiohttp already decoded the body we hold (gzip, deflate): it goes on as is
         else:
             headers.append((name, value))
     remote = incoming.remote or "unknown"
+    prior_for = forwarded.get("x-forwarded-for")
     headers.append(("X-Forwarded-For", f"{prior_for}, {remote}" if prior_for else remote))
-    headers.append(("X-Forwarded-Proto", prior_proto or incoming.scheme))
+    headers.append(("X-Forwarded-Proto", forwarded.get("x-forwarded-proto") or incoming.scheme))
+    host = forwarded.get("x-forwarded-host") or incoming.headers.get("Host")
+    if host:
+        headers.append(("X-Forwarded-Host", host))
+    headers.extend(extra)
     return headers
-
-
-def answer_payload(reply: Reply) -> dict[str, object]:
-    """A reply's JSON body as a dict (for displays); {} when it is not JSON."""
-    try:
-        value = json.loads(reply.body)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

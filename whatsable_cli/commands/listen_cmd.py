@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from whatsable_cli.commands.options import ConfigOption, JsonOption, SecretOption
+from whatsable_cli.commands.options import ConfigOption, JsonOption, SecretOption, parse_headers
 from whatsable_cli.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
         require_signature=options["require_signature"],
         routing=Routing(tuple(forward_to), tuple(routes)),
         forward_timeout=options["forward_timeout"],
+        extra_headers=tuple(parse_headers(options["header"])),
         respond=respond,
         event_filter=frozenset(options["event"] or ()),
         max_body=parse_size(options["max_body"]),
@@ -140,6 +141,10 @@ def listen(
         typer.Option("--respond", help="relay: answer with the first target's answer (default); 200: always 200."),
     ] = None,
     forward_timeout: Annotated[float, typer.Option("--forward-timeout", help="Seconds per forward.")] = 10.0,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", help="'Name: value' added to every forwarded request (repeatable)."),
+    ] = None,
     retry_backoff: Annotated[
         float, typer.Option("--retry-backoff", help="First wait (s) before redelivering to a down target.")
     ] = 0.5,

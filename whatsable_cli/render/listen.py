@@ -18,7 +18,7 @@ from whatsable_cli.tunnel_health import TunnelNotice
 
 OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
 # How many events may wait for the display before the rest are coalesced into one "… N more" line.
-MAX_PENDING = {"pretty": 200, "compact": 2000, "json": 100_000, "quiet": 2000}
+MAX_PENDING = {"pretty": 200, "compact": 2000, "json": 10_000, "quiet": 2000}  # json: each holds a body
 
 
 def banner(info: ListenInfo) -> list[str]:
