@@ -7,6 +7,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -149,6 +150,7 @@ class TargetApp(Waitable):
     received: list[Received] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
+    scheme: str = "http"
 
     def __post_init__(self) -> None:
         Waitable.__init__(self)
@@ -158,14 +160,15 @@ class TargetApp(Waitable):
         self.changed()
         return web.Response(status=self.status, body=self.answer, content_type="application/json")
 
-    async def start(self, port: int = 0) -> TargetApp:
+    async def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> TargetApp:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        site = web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=ssl_context)
         await site.start()
         self.port = self.runner.addresses[0][1]
+        self.scheme = "https" if ssl_context else "http"
         return self
 
     async def stop(self) -> None:
@@ -174,7 +177,7 @@ class TargetApp(Waitable):
             self.runner = None
 
     def url(self, path: str = "/webhook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
 
 def free_port() -> int:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from tests.listen_helpers import TargetApp, fixture_bytes, free_port, running_listener
@@ -40,6 +44,7 @@ async def test_forwarded_body_is_byte_identical_with_original_headers(tmp_path: 
     assert sent["Host"] == f"127.0.0.1:{target.port}"
     assert sent["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
     assert sent["X-Forwarded-Proto"] == "http"
+    assert "Accept-Encoding" not in sent  # the app answers uncompressed: its answer is relayed and shown as is
     assert [f.request_id for f in forwards] == [requests[0].id]
     assert forwards[0].result.status == 202 and forwards[0].result.url == target.url()
 
@@ -244,3 +249,31 @@ async def test_query_string_host_and_extra_headers_are_carried(tmp_path: Path) -
     assert ("X-Env", "local") in sent
     assert dict(sent)["X-Forwarded-Host"] == f"127.0.0.1:{listener.info.port}"
     assert forwards[0].result.url == target.url() + "?token=abc"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+async def test_skip_verify_accepts_a_self_signed_https_app(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_cert = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(
+        [*make_cert, "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    target = await TargetApp().start(ssl_context=context)
+    statuses = []
+    try:
+        for verify in (True, False):
+            routing = Routing((target.url(),))
+            async with (
+                running_listener(settings(tmp_path / str(verify), routing, verify_tls=verify)) as listener,
+                aiohttp.ClientSession() as session,
+                session.post(listener.url, data=b"{}") as response,
+            ):
+                statuses.append(response.status)
+    finally:
+        await target.stop()
+    assert statuses == [502, 200]  # refused as untrusted, then accepted with --skip-verify
+    assert len(target.received) == 1

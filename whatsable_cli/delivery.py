@@ -54,14 +54,15 @@ class Delivery:
 class Deliverer:
     """One aiohttp session reused for every delivery (keep-alive), redirects never followed."""
 
-    def __init__(self, *, timeout: float = 10.0, connections: int = 100) -> None:
+    def __init__(self, *, timeout: float = 10.0, connections: int = 100, verify_tls: bool = True) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connections = connections
+        self._verify_tls = verify_tls  # False: accept a self-signed https://localhost app (listen --skip-verify)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Deliverer:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300, ssl=self._verify_tls),
             timeout=self._timeout,
             auto_decompress=False,  # relay the bytes the app sent, not a decoded copy
             skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),

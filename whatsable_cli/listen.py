@@ -187,7 +187,7 @@ class ListenService(ForwardEvents):
         if not self.settings.routing.targets:
             yield
             return
-        async with Deliverer(timeout=self.settings.forward_timeout) as deliverer:
+        async with Deliverer(timeout=self.settings.forward_timeout, verify_tls=self.settings.verify_tls) as deliverer:
             self._forwarder = Forwarder(
                 deliverer,
                 self,

@@ -33,6 +33,7 @@ class ListenSettings:
     require_signature: bool = False
     routing: Routing = field(default_factory=Routing)
     forward_timeout: float = 10.0
+    verify_tls: bool = True  # False (--skip-verify): accept an https target's self-signed certificate
     extra_headers: tuple[tuple[str, str], ...] = ()  # -H: added to (or replacing) every forwarded request's
     respond: str = RESPOND_RELAY  # relay: the primary target's answer; 200: always 200 once recorded
     event_filter: frozenset[str] = frozenset()  # empty: every event is shown and forwarded

@@ -21,6 +21,9 @@ from whatsable_cli.server import Incoming, Reply, json_reply
 from whatsable_cli.signing import detect_scheme, get_scheme, header_lookup, verify
 
 FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+# content-encoding: aiohttp already decoded the body we hold (gzip, deflate), so it goes on decoded.
+# accept-encoding: the app's answer is relayed and shown as is, so it must come back uncompressed.
+NOT_FORWARDED = frozenset({"content-encoding", "accept-encoding"})
 NOT_READ = ParsedEvent("too_large", error="body over --max-body, not read")
 
 
@@ -139,8 +142,8 @@ def forward_headers(incoming: Incoming, extra: Sequence[tuple[str, str]] = ()) -
         lowered = name.lower()
         if lowered in FORWARDED_HEADERS:
             forwarded[lowered] = value  # a tunnel or proxy in front of us saw the real client
-        elif lowered == "content-encoding" or lowered in replaced:
-            continue  # aiohttp already decoded the body we hold (gzip, deflate): it goes on as is
+        elif lowered in NOT_FORWARDED or lowered in replaced:
+            continue
         else:
             headers.append((name, value))
     remote = incoming.remote or "unknown"

@@ -90,6 +90,7 @@ def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
         routing=Routing(tuple(forward_to), tuple(routes)),
         forward_timeout=options["forward_timeout"],
         extra_headers=tuple(parse_headers(options["header"])),
+        verify_tls=not options["skip_verify"],
         respond=respond,
         event_filter=frozenset(options["event"] or ()),
         max_body=parse_size(options["max_body"]),
@@ -141,6 +142,9 @@ def listen(
         typer.Option("--respond", help="relay: answer with the first target's answer (default); 200: always 200."),
     ] = None,
     forward_timeout: Annotated[float, typer.Option("--forward-timeout", help="Seconds per forward.")] = 10.0,
+    skip_verify: Annotated[
+        bool, typer.Option("--skip-verify", help="Accept a self-signed certificate on an https:// target.")
+    ] = False,
     header: Annotated[
         list[str] | None,
         typer.Option("-H", "--header", help="'Name: value' added to every forwarded request (repeatable)."),
