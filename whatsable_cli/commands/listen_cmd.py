@@ -127,69 +127,141 @@ def _tunnel_settings(config: Config, options: dict[str, Any], path: str) -> Tunn
 
 def listen(
     port: Annotated[
-        int | None, typer.Option("--port", "-p", help=f"Port (default {DEFAULT_PORT}; 0 = a free one).")
+        int | None,
+        typer.Option("--port", "-p", help=f"Port (default {DEFAULT_PORT}; 0 = a free one).", rich_help_panel="Serving"),
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1).")] = None,
-    path: Annotated[str | None, typer.Option("--path", help="Webhook path (default /webhook).")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Interface to listen on (default 127.0.0.1).", rich_help_panel="Serving"),
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Webhook path (default /webhook).", rich_help_panel="Serving")
+    ] = None,
     forward_to: Annotated[
-        list[str] | None, typer.Option("--forward-to", "-f", help="Forward every event to this URL (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--forward-to", "-f", help="Forward every event to this URL (repeatable).", rich_help_panel="Forwarding"
+        ),
     ] = None,
     route: Annotated[
-        list[str] | None, typer.Option("--route", help="EVENT=URL: forward this event type there (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--route", help="EVENT=URL: forward this event type there (repeatable).", rich_help_panel="Forwarding"
+        ),
     ] = None,
     respond: Annotated[
         str | None,
-        typer.Option("--respond", help="relay: answer with the first target's answer (default); 200: always 200."),
+        typer.Option(
+            "--respond",
+            help="relay: answer with the first target's answer (default); 200: always 200.",
+            rich_help_panel="Forwarding",
+        ),
     ] = None,
-    forward_timeout: Annotated[float, typer.Option("--forward-timeout", help="Seconds per forward.")] = 10.0,
+    forward_timeout: Annotated[
+        float, typer.Option("--forward-timeout", help="Seconds per forward.", rich_help_panel="Forwarding")
+    ] = 10.0,
     skip_verify: Annotated[
-        bool, typer.Option("--skip-verify", help="Accept a self-signed certificate on an https:// target.")
+        bool,
+        typer.Option(
+            "--skip-verify",
+            help="Accept a self-signed certificate on an https:// target.",
+            rich_help_panel="Forwarding",
+        ),
     ] = False,
     header: Annotated[
         list[str] | None,
-        typer.Option("-H", "--header", help="'Name: value' added to every forwarded request (repeatable)."),
+        typer.Option(
+            "-H",
+            "--header",
+            help="'Name: value' added to every forwarded request (repeatable).",
+            rich_help_panel="Forwarding",
+        ),
     ] = None,
     retry_backoff: Annotated[
-        float, typer.Option("--retry-backoff", help="First wait (s) before redelivering to a down target.")
+        float,
+        typer.Option(
+            "--retry-backoff", help="First wait (s) before redelivering to a down target.", rich_help_panel="Forwarding"
+        ),
     ] = 0.5,
     secret: SecretOption = None,
     scheme: Annotated[
         str | None,
-        typer.Option("--scheme", envvar="WHATSABLE_SCHEME", help="auto (from the headers), whatsable, standard, svix."),
+        typer.Option(
+            "--scheme",
+            envvar="WHATSABLE_SCHEME",
+            help="auto (from the headers), whatsable, standard, svix.",
+            rich_help_panel="Signatures",
+        ),
     ] = None,
-    tolerance: Annotated[int, typer.Option(help="Allowed timestamp skew in seconds.")] = 300,
+    tolerance: Annotated[
+        int, typer.Option(help="Allowed timestamp skew in seconds.", rich_help_panel="Signatures")
+    ] = 300,
     require_signature: Annotated[
-        bool, typer.Option("--require-signature", help="Answer 401 to anything not verified (still recorded).")
+        bool,
+        typer.Option(
+            "--require-signature",
+            help="Answer 401 to anything not verified (still recorded).",
+            rich_help_panel="Signatures",
+        ),
     ] = False,
     record: Annotated[
-        Path | None, typer.Option("--record", help="Recording file (default: a new one per run).")
+        Path | None,
+        typer.Option("--record", help="Recording file (default: a new one per run).", rich_help_panel="Recording"),
     ] = None,
-    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record.")] = False,
-    fsync: Annotated[bool, typer.Option("--fsync", help="fsync every line (survives power loss; slower).")] = False,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record.", rich_help_panel="Recording")] = False,
+    fsync: Annotated[
+        bool,
+        typer.Option("--fsync", help="fsync every line (survives power loss; slower).", rich_help_panel="Recording"),
+    ] = False,
     event: Annotated[
-        list[str] | None, typer.Option("--event", "-e", help="Only show/forward this event type (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--event", "-e", help="Only show/forward this event type (repeatable).", rich_help_panel="Display"
+        ),
     ] = None,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="pretty (default on a terminal), compact, json, quiet.")
+        str | None,
+        typer.Option(
+            "--output", "-o", help="pretty (default on a terminal), compact, json, quiet.", rich_help_panel="Display"
+        ),
     ] = None,
     json_output: JsonOption = False,
-    show_body: Annotated[bool, typer.Option("--show-body", help="Show the JSON body, chat and app answer.")] = False,
-    max_body: Annotated[str, typer.Option("--max-body", help="Largest body kept (larger: 413).")] = "1MiB",
-    no_tunnel: Annotated[bool, typer.Option("--no-tunnel", help="Serve locally only, no ngrok tunnel.")] = False,
+    show_body: Annotated[
+        bool, typer.Option("--show-body", help="Show the JSON body, chat and app answer.", rich_help_panel="Display")
+    ] = False,
+    max_body: Annotated[
+        str, typer.Option("--max-body", help="Largest body kept (larger: 413).", rich_help_panel="Serving")
+    ] = "1MiB",
+    no_tunnel: Annotated[
+        bool, typer.Option("--no-tunnel", help="Serve locally only, no ngrok tunnel.", rich_help_panel="Tunnel")
+    ] = False,
     public_url: Annotated[
-        str | None, typer.Option("--public-url", help="A public URL you run yourself (shown in the banner).")
+        str | None,
+        typer.Option(
+            "--public-url", help="A public URL you run yourself (shown in the banner).", rich_help_panel="Tunnel"
+        ),
     ] = None,
     domain: Annotated[
-        str | None, typer.Option("--domain", help="Your static ngrok domain: the same public URL every run.")
+        str | None,
+        typer.Option(
+            "--domain", help="Your static ngrok domain: the same public URL every run.", rich_help_panel="Tunnel"
+        ),
     ] = None,
     basic_auth: Annotated[
-        str | None, typer.Option("--basic-auth", help="user:password in front of the public URL (ngrok policy).")
+        str | None,
+        typer.Option(
+            "--basic-auth", help="user:password in front of the public URL (ngrok policy).", rich_help_panel="Tunnel"
+        ),
     ] = None,
     ngrok_path: Annotated[
-        str | None, typer.Option("--ngrok-path", help="The ngrok agent (default: PYNGROK_NGROK_PATH, then PATH).")
+        str | None,
+        typer.Option(
+            "--ngrok-path", help="The ngrok agent (default: PYNGROK_NGROK_PATH, then PATH).", rich_help_panel="Tunnel"
+        ),
     ] = None,
     tunnel_timeout: Annotated[
-        float, typer.Option("--tunnel-timeout", help="Seconds the ngrok agent gets to come up.")
+        float,
+        typer.Option("--tunnel-timeout", help="Seconds the ngrok agent gets to come up.", rich_help_panel="Tunnel"),
     ] = 20.0,
     config_path: ConfigOption = None,
 ) -> None:
