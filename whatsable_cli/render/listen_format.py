@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from whatsable_cli.events import DeliveryResult, ParsedEvent, decode_last_messages
 from whatsable_cli.listen_model import EventReport
+from whatsable_cli.render.pump import Line
 
 KIND_STYLES = {"message_status": "cyan", "incoming_message": "magenta"}
 STATUS_STYLES = {"sent": "white", "delivered": "green", "read": "bold green", "failed": "bold red"}
@@ -20,10 +22,15 @@ MAX_TEXT = 60
 
 def clock(received_at: str) -> str:
     """The local wall-clock time of an ISO timestamp (HH:MM:SS)."""
+    return _local_second(received_at[:19])  # a burst shares its second: convert each second once
+
+
+@functools.lru_cache(maxsize=8)
+def _local_second(utc_second: str) -> str:
     try:
-        return datetime.fromisoformat(received_at.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        return datetime.fromisoformat(utc_second + "+00:00").astimezone().strftime("%H:%M:%S")
     except ValueError:
-        return received_at[11:19]
+        return utc_second[11:19]
 
 
 def shorten(value: object, limit: int = MAX_TEXT) -> str:
@@ -47,7 +54,7 @@ def status_style(status: int | None) -> str:
     return "green" if status < 300 else "yellow" if status < 500 else "red"
 
 
-def _status_fields(parsed: ParsedEvent, text: Text) -> None:
+def _status_fields(parsed: ParsedEvent, text: Line) -> None:
     status = parsed.status or "?"
     text.append(status, STATUS_STYLES.get(status, "yellow"))
     if parsed.message_id:
@@ -57,7 +64,7 @@ def _status_fields(parsed: ParsedEvent, text: Text) -> None:
         text.append(f"  {error.get('code', '?')}: {shorten(error.get('message', ''))}", "red")
 
 
-def _incoming_fields(parsed: ParsedEvent, text: Text) -> None:
+def _incoming_fields(parsed: ParsedEvent, text: Line) -> None:
     name, phone = parsed.field("recipient_name"), parsed.field("phone_number")
     if name:
         text.append(str(name), "bold")
@@ -73,7 +80,7 @@ def _incoming_fields(parsed: ParsedEvent, text: Text) -> None:
         text.append(f"  {attachment}", "blue underline")  # whole: it is something to click
 
 
-def describe(report: EventReport, text: Text) -> None:
+def describe(report: EventReport, text: Line) -> None:
     """What matters about the event, appended to a line."""
     parsed, request = report.parsed, report.request
     if parsed.kind == "message_status":
@@ -89,7 +96,7 @@ def describe(report: EventReport, text: Text) -> None:
         text.append(f"{parsed.error or parsed.kind} ({request.body_size} bytes, kept raw)", "red")
 
 
-def badges(report: EventReport, text: Text) -> None:
+def badges(report: EventReport, text: Line) -> None:
     signature = report.request.signature
     if signature is not None and signature.result != "unchecked":
         if signature.result == "verified":
@@ -105,9 +112,9 @@ def badges(report: EventReport, text: Text) -> None:
         text.append(f"  → {report.answer_status}", status_style(report.answer_status))
 
 
-def headline(report: EventReport) -> Text:
+def headline(report: EventReport) -> Line:
     request = report.request
-    text = Text(f"{clock(request.received_at)}  ", "dim")
+    text = Line(f"{clock(request.received_at)}  ", "dim")
     if "other_path" in request.flags or "other_method" in request.flags:
         text.append(f"{request.method} {shorten(request.path, 40)}  ", "bold red")
     text.append(f"{report.parsed.kind:<17}", KIND_STYLES.get(report.parsed.kind, "yellow"))
@@ -117,10 +124,10 @@ def headline(report: EventReport) -> Text:
     return text
 
 
-def forward_line(result: DeliveryResult, *, redelivery_attempt: int | None = None) -> Text:
+def forward_line(result: DeliveryResult, *, redelivery_attempt: int | None = None) -> Line:
     """`[200] POST http://localhost:3000/webhook 12 ms`, the status coloured."""
     label = str(result.status) if result.status is not None else "---"
-    text = Text("    ")
+    text = Line("    ")
     text.append(f"[{label}]", status_style(result.status))
     text.append(f" POST {result.url}")
     if result.latency_ms is not None:
@@ -132,11 +139,11 @@ def forward_line(result: DeliveryResult, *, redelivery_attempt: int | None = Non
     return text
 
 
-def queued_line(url: str) -> Text:
-    return Text.assemble("    ", ("[queued]", "yellow"), f" {url}  target down: redelivered when it answers")
+def queued_line(url: str) -> Line:
+    return Line("    ").append("[queued]", "yellow").append(f" {url}  target down: redelivered when it answers")
 
 
-def compact_line(report: EventReport) -> Text:
+def compact_line(report: EventReport) -> Line:
     """One line per event, forwards included."""
     text = headline(report)
     for result in report.forwards:
