@@ -184,3 +184,36 @@ async def test_port_in_use_is_bad_input(tmp_path: Path) -> None:
                 pass
     assert caught.value.code == "port_in_use"
     assert "--port 0" in (caught.value.hint or "")
+
+
+async def test_our_own_bug_is_never_a_500_and_the_request_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_triage(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("whatsable_cli.listen.triage", broken_triage)
+    async with running_listener(settings(tmp_path)) as listener, httpx.AsyncClient() as client:
+        response = await client.post(listener.url, content=VECTOR_BODY)
+        requests, _ = listener.recording()
+    assert response.status_code == 200
+    assert requests[0].body_bytes == VECTOR_BODY and requests[0].flags == ["internal_error"]
+    assert any("recorded raw" in w for w in listener.observer.warnings)
+
+
+async def test_a_recording_that_cannot_be_written_answers_503_so_the_sender_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    async with running_listener(settings(tmp_path)) as listener, httpx.AsyncClient() as client:
+        monkeypatch.setattr("whatsable_cli.store.RecordingWriter.append", disk_full)
+        failed = await client.post(listener.url, content=VECTOR_BODY)
+        monkeypatch.undo()
+        recovered = await client.post(listener.url, content=VECTOR_BODY)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "1"
+    assert recovered.status_code == 200
+    warnings = listener.observer.warnings
+    assert any("No space left on device" in w for w in warnings) and any("works again" in w for w in warnings)
+    assert listener.observer.summary is not None and listener.observer.summary.record_failures == 1
