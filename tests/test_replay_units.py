@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from aiohttp import web
 from tests.recordings import numbered_bodies, recorded, status_body, write_recording
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.query import build_filters, event_rows, parse_time
-from whatsable_cli.replay import ReplayOutcome, ReplayRun, ReplaySettings
+from whatsable_cli.replay import QUEUE_ITEMS_PER_WORKER, ReplayOutcome, ReplayRun, ReplaySettings
 from whatsable_cli.replay_stats import LatencyHistogram, Pacer, StatusExpectation, parse_rate
 from whatsable_cli.sources import ReplayItem
 from whatsable_cli.store import iter_entries
@@ -120,3 +121,31 @@ def test_event_rows_window_bounds_memory_but_keeps_order(tmp_path: Path) -> None
     path = write_recording(tmp_path / "rec.jsonl", requests)
     rows = list(event_rows(iter_entries(path), build_filters(), window=5))
     assert [r.request.id for r in rows] == [r.id for r in requests]
+
+
+async def test_the_reader_stays_a_bounded_distance_ahead_of_the_deliveries(aiohttp_server: Any) -> None:
+    """Streaming, shown without timing: an endless source is read only as far as the bounded queue allows."""
+    answered = 0
+
+    async def fail_on_the_tenth(request: web.Request) -> web.Response:
+        nonlocal answered
+        await request.read()
+        answered += 1
+        return web.Response(status=500 if answered == 10 else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", fail_on_the_tenth)
+    server = await aiohttp_server(app)
+    pulled = 0
+
+    def endless() -> Iterator[ReplayItem]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield ReplayItem("endless", b'{"event":"message_status","data":{"status":"sent"}}')
+
+    settings = ReplaySettings(url=str(server.make_url("/hook")), concurrency=2, stop_on_failure=True)
+    summary = await ReplayRun(settings, Collect()).run(endless())
+    assert summary.stopped_early and summary.failed == 1
+    read_ahead = settings.concurrency * QUEUE_ITEMS_PER_WORKER + settings.concurrency + 1
+    assert pulled <= summary.sent + read_ahead
