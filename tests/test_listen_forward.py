@@ -203,6 +203,37 @@ async def test_an_event_is_reported_before_a_slow_app_answers(tmp_path: Path) ->
     assert observer.events[0].forwards[0].status == 204
 
 
+async def test_relay_answers_as_soon_as_the_first_target_does(tmp_path: Path) -> None:
+    primary = await TargetApp(status=201).start()
+    release = asyncio.Event()
+
+    async def slow(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/webhook", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    slow_url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    try:
+        routing = Routing((primary.url(), slow_url))
+        async with running_listener(settings(tmp_path, routing)) as listener, aiohttp.ClientSession() as session:
+            async with session.post(listener.url, data=b"{}") as response:
+                assert response.status == 201  # the secondary target is still busy
+            assert listener.observer.events == []
+            release.set()
+            await listener.observer.wait_until(lambda: len(listener.observer.events) == 1)
+            _, forwards = listener.recording()
+    finally:
+        release.set()
+        await primary.stop()
+        await runner.cleanup()
+    assert [f.result.status for f in forwards] == [201, 200]
+    assert [f.status for f in listener.observer.events[0].forwards] == [201, 200]
+
+
 async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> None:
     release = asyncio.Event()
 

@@ -111,6 +111,30 @@ class _Target:
 class ForwardOutcome:
     deliveries: list[Delivery]  # the attempts made now, in target order
     queued_for: list[str]  # targets that were down: the job waits in their queue
+    primary: Delivery | None = None  # the first target's attempt (None: queued)
+
+
+@dataclass
+class Forwarding:
+    """One job's deliveries, under way to every target at once."""
+
+    urls: Sequence[str]
+    tasks: list[asyncio.Task[tuple[Delivery | None, bool]]]
+
+    async def first(self) -> Delivery | None:
+        """The first target's delivery as soon as it has one (relay mode answers with it)."""
+        delivery, _ = await self.tasks[0]
+        return delivery
+
+    def done(self) -> bool:
+        return all(task.done() for task in self.tasks)
+
+    async def outcome(self) -> ForwardOutcome:
+        """Every target's result, in the order of `urls`."""
+        results = await asyncio.gather(*self.tasks)
+        deliveries = [delivery for delivery, _ in results if delivery is not None]
+        queued = [url for url, (_, was_queued) in zip(self.urls, results, strict=True) if was_queued]
+        return ForwardOutcome(deliveries, queued, results[0][0])
 
 
 class Forwarder:
@@ -139,15 +163,9 @@ class Forwarder:
             target = self._targets[url] = _Target(url)
         return target
 
-    async def forward(self, job: ForwardJob, urls: Sequence[str]) -> ForwardOutcome:
-        """Deliver to every target at once; the results come back in the order of `urls`."""
-        if len(urls) == 1:
-            results = [await self._to_target(job, urls[0])]
-        else:
-            results = list(await asyncio.gather(*(self._to_target(job, url) for url in urls)))
-        deliveries = [delivery for delivery, _ in results if delivery is not None]
-        queued = [url for url, (_, was_queued) in zip(urls, results, strict=True) if was_queued]
-        return ForwardOutcome(deliveries, queued)
+    def start(self, job: ForwardJob, urls: Sequence[str]) -> Forwarding:
+        """Start delivering to every target at once (a slow one does not hold the others up)."""
+        return Forwarding(urls, [asyncio.ensure_future(self._to_target(job, url)) for url in urls])
 
     async def _to_target(self, job: ForwardJob, url: str) -> tuple[Delivery | None, bool]:
         """(the attempt made now, or None; whether the job now waits in the target's queue)."""

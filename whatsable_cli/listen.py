@@ -7,12 +7,12 @@ import itertools
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from whatsable_cli.delivery import Deliverer, Delivery
+from whatsable_cli.delivery import Deliverer
 from whatsable_cli.events import (
     DeliveryResult,
     ForwardRecord,
@@ -20,7 +20,7 @@ from whatsable_cli.events import (
     RecordedRequest,
     encode_body,
 )
-from whatsable_cli.forwarder import Forwarder, ForwardEvents, ForwardJob
+from whatsable_cli.forwarder import Forwarder, ForwardEvents, Forwarding, ForwardJob
 from whatsable_cli.listen_model import (
     RESPOND_200,
     EventReport,
@@ -30,8 +30,8 @@ from whatsable_cli.listen_model import (
     PublicUrlProvider,
 )
 from whatsable_cli.listen_stats import DuplicateTracker, RunSummary
-from whatsable_cli.listen_triage import Triage, forward_headers, received_reply, triage
-from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, json_reply, start_server
+from whatsable_cli.listen_triage import Triage, forward_headers, received_reply, relay_reply, triage
+from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, start_server
 from whatsable_cli.store import RecordingWriter
 
 __all__ = ["ListenService", "run", "serve"]
@@ -52,7 +52,7 @@ class ListenService(ForwardEvents):
         self._dupes = DuplicateTracker()
         self._seq = itertools.count()
         self._forwarder: Forwarder | None = None
-        self._background: set[asyncio.Task[Reply]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self._recording_broken = False
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -74,9 +74,7 @@ class ListenService(ForwardEvents):
         headers = forward_headers(incoming, self.settings.extra_headers)
         job = ForwardJob(next(self._seq), request_id, incoming.body, headers, incoming.query)
         if self.settings.respond == RESPOND_200:
-            task = asyncio.create_task(self._forward(found, job, 200))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._forward(found, job, 200))
             return found.reply or received_reply(request_id)
         return await self._forward(found, job, None)
 
@@ -130,25 +128,44 @@ class ListenService(ForwardEvents):
             summary.signatures[found.request.signature.result] += 1
 
     async def _forward(self, found: Triage, job: ForwardJob, answered: int | None) -> Reply:
-        """Forward to the event's targets; record each result; in relay mode answer with the primary's."""
+        """Forward to the event's targets; relay mode answers with the first target's answer as soon as it
+        has one (the other targets finish in the background); the results are recorded and reported."""
         assert self._forwarder is not None
+        forwarding = self._forwarder.start(job, found.targets)
+        if answered is not None:  # --respond 200: the sender has its answer; this runs in the background
+            await self._complete(found, job, forwarding, answered)
+            return received_reply(job.request_id)
         try:
-            outcome = await self._forwarder.forward(job, found.targets)
+            primary = await forwarding.first()
         except Exception as exc:  # never a 500 because of us
             self.observer.warning(f"forwarding {job.request_id} failed: {type(exc).__name__}: {exc}")
-            reply = json_reply(502, {"error": "forward_failed", "id": job.request_id})
-            self._report(found, answered or reply.status, [], [])
-            return reply
+            primary = None
+        reply = relay_reply(primary, job.request_id)
+        if forwarding.done():
+            await self._complete(found, job, forwarding, reply.status)
+        else:
+            self._in_background(self._complete(found, job, forwarding, reply.status))
+        return reply
+
+    async def _complete(self, found: Triage, job: ForwardJob, forwarding: Forwarding, status: int) -> None:
+        """Once every target has answered (or the job is queued): record each result, then report."""
+        try:
+            outcome = await forwarding.outcome()
+        except Exception as exc:
+            self.observer.warning(f"forwarding {job.request_id} failed: {type(exc).__name__}: {exc}")
+            self._report(found, status, [], [])
+            return
         results = [delivery.result for delivery in outcome.deliveries]
         for result in results:
             self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
             self.summary.count_forward(result)
-        reply = received_reply(job.request_id)
-        if answered is None:
-            reply = _relay_reply(outcome.deliveries[0] if outcome.deliveries else None, job.request_id)
-        primary_body = outcome.deliveries[0].body if outcome.deliveries else b""
-        self._report(found, answered or reply.status, results, outcome.queued_for, primary_body)
-        return reply
+        primary_body = outcome.primary.body if outcome.primary else b""
+        self._report(found, status, results, outcome.queued_for, primary_body)
+
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)  # kept until done: the loop holds tasks weakly; shutdown waits for them
+        task.add_done_callback(self._background.discard)
 
     def _report(
         self, found: Triage, status: int, forwards: list[DeliveryResult], queued: list[str], body: bytes = b""
@@ -206,18 +223,6 @@ class ListenService(ForwardEvents):
     def health(self) -> dict[str, Any]:
         # No file paths here: through a tunnel this route is reachable from the internet.
         return {"events": self.summary.total, "uptime_s": round(time.time() - self.summary.started_at, 1)}
-
-
-def _relay_reply(delivery: Delivery | None, request_id: str) -> Reply:
-    """The primary target's answer, or 502/504 when it gave none."""
-    if delivery is None:
-        return json_reply(502, {"error": "forward_failed", "id": request_id})
-    result = delivery.result
-    if result.status is None:
-        status = 504 if result.error_code == "timeout" else 502
-        return json_reply(status, {"error": result.error_code or "forward_failed", "detail": result.error})
-    headers = {"Retry-After": result.retry_after} if result.retry_after else {}
-    return Reply(result.status, delivery.body, delivery.content_type, headers)
 
 
 async def serve(

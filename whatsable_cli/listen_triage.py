@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from whatsable_cli.delivery import Delivery
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import (
     KIND_EMPTY,
@@ -58,6 +59,18 @@ def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str,
 def received_reply(request_id: str) -> Reply:
     """The usual 200 (built without json.dumps: it is on the hot path; the id is hex)."""
     return Reply(200, b'{"received":true,"id":"%s"}' % request_id.encode())
+
+
+def relay_reply(delivery: Delivery | None, request_id: str) -> Reply:
+    """The primary target's answer, or 502/504 when it gave none."""
+    if delivery is None:
+        return json_reply(502, {"error": "forward_failed", "id": request_id})
+    result = delivery.result
+    if result.status is None:
+        status = 504 if result.error_code == "timeout" else 502
+        return json_reply(status, {"error": result.error_code or "forward_failed", "detail": result.error})
+    headers = {"Retry-After": result.retry_after} if result.retry_after else {}
+    return Reply(result.status, delivery.body, delivery.content_type, headers)
 
 
 def _error_reply(status: int, error: str, request_id: str, **extra: object) -> Reply:
