@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from typing import Any
+from unittest import mock
 
+import aiohttp
 from aiohttp import web
 
-from whatsable_cli.delivery import Deliverer
+from whatsable_cli.delivery import Deliverer, read_capped
 
 BODY = b'{"event":"message_status","data":{"status":"read"}}'
 
@@ -79,3 +81,23 @@ async def test_slow_target_times_out(aiohttp_server: Any) -> None:
     async with Deliverer(timeout=0.2) as deliverer:
         delivery = await deliverer.deliver(str(server.make_url("/hook")), BODY, [])
     assert delivery.result.error_code == "timeout"
+
+
+async def test_answer_arriving_in_chunks_is_read_whole() -> None:
+    loop = asyncio.get_running_loop()
+    stream = aiohttp.StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=loop)
+    stream.feed_data(b"first;")
+
+    def rest_arrives() -> None:  # the second chunk lands only after the first read has returned
+        stream.feed_data(b"second")
+        stream.feed_eof()
+
+    loop.call_soon(rest_arrives)
+    assert await read_capped(stream, 1 << 20) == b"first;second"
+
+
+async def test_answer_is_capped() -> None:
+    stream = aiohttp.StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
+    stream.feed_data(b"x" * 100)
+    stream.feed_eof()
+    assert await read_capped(stream, 10) == b"x" * 10

@@ -42,6 +42,16 @@ def snippet(body: bytes) -> str:
     return text + ("…" if len(body) > SNIPPET_BYTES else "")
 
 
+async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole answer up to `limit` bytes: one read() may return just the first chunk that arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await stream.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 @dataclass
 class Delivery:
     """A delivery's result plus what relaying the answer needs (its body and content type)."""
@@ -87,7 +97,7 @@ class Deliverer:
             async with self._session.request(
                 method, url, data=body, headers=end_to_end_headers(headers), allow_redirects=False
             ) as response:
-                payload = await response.content.read(MAX_RESPONSE_BYTES)
+                payload = await read_capped(response.content, MAX_RESPONSE_BYTES)
                 result.status = response.status
                 result.response_snippet = snippet(payload)
                 result.retry_after = response.headers.get("Retry-After")
