@@ -1,7 +1,5 @@
 """`whatsable doctor`: check that `listen` can work here (ngrok agent, authtoken, secret, port, folder, clock)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`whatsable events list|show|export`: inspect what `listen` recorded."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 

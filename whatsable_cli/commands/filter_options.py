@@ -1,7 +1,5 @@
 """The selection options `events list` and `replay` share (--event, --status, --since, ..., --record)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

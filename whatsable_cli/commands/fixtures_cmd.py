@@ -1,7 +1,5 @@
 """`whatsable fixtures list|show`: the bundled WhatsAble payloads."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

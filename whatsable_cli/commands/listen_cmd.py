@@ -1,7 +1,5 @@
 """`whatsable listen`: a local listener that records, verifies, shows and forwards live WhatsAble events."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,7 +43,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _record_path(config: Config, record: Path | None, no_record: bool) -> Path | None:
+def _record_path(config: "Config", record: Path | None, no_record: bool) -> Path | None:
     from whatsable_cli.paths import new_recording_path
 
     if no_record:
@@ -56,7 +54,7 @@ def _record_path(config: Config, record: Path | None, no_record: bool) -> Path |
     return Path(configured).expanduser() if configured not in (None, True, "") else new_recording_path()
 
 
-def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
+def _build_settings(config: "Config", options: dict[str, Any]) -> "ListenSettings":
     from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, parse_route
     from whatsable_cli.listen_model import RESPOND_200, RESPOND_RELAY, ListenSettings
     from whatsable_cli.signing import get_scheme
@@ -99,7 +97,7 @@ def _build_settings(config: Config, options: dict[str, Any]) -> ListenSettings:
     )
 
 
-def _tunnel_settings(config: Config, options: dict[str, Any], path: str) -> TunnelSettings | None:
+def _tunnel_settings(config: "Config", options: dict[str, Any], path: str) -> "TunnelSettings | None":
     """The ngrok tunnel's settings, checked before anything starts; None with --no-tunnel or --public-url."""
     from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
 

@@ -1,7 +1,5 @@
 """Options shared by several commands, and parsing of option values the user types."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

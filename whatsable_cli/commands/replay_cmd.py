@@ -1,7 +1,5 @@
 """`whatsable replay SOURCE... --to URL`: re-send recorded or fixture payloads, byte for byte or re-signed."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`whatsable secret generate`: a fresh signing secret of the right form for a scheme."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`whatsable send-test URL`: send signed synthetic events to an endpoint and judge its answers (for CI)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

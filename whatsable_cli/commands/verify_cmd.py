@@ -1,7 +1,5 @@
 """`whatsable verify`: check a payload's signature offline and explain a mismatch."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
