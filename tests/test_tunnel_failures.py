@@ -10,6 +10,7 @@ from tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids,
 from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import BadInputError, ExitCode, TunnelError
 from whatsable_cli.tunnel import RECENT_AGENT_LINES, NgrokTunnel, TunnelSettings
+from whatsable_cli.tunnel_errors import REDACTED
 
 TOKEN = "2bXsecretTOKENvalue_abcdefghijklmnop"
 
@@ -42,7 +43,9 @@ def test_bad_token_105_is_redacted_everywhere(tmp_path: Path, monkeypatch: pytes
     error = failing_open(tmp_path, monkeypatch, "105")
     assert error.message == "ngrok rejected the authtoken: it is malformed or wrong (ERR_NGROK_105)"
     assert TOKEN not in f"{error.message} {error.hint}"
-    assert any(TOKEN in line for line in RECENT_AGENT_LINES)  # the agent did echo it; we never show it
+    # the agent did echo it ("Your authtoken: ..."); not even our in-memory ring of its lines keeps it
+    assert any(f"Your authtoken: {REDACTED}" in line for line in RECENT_AGENT_LINES)
+    assert not any(TOKEN in line for line in RECENT_AGENT_LINES)
 
 
 def test_session_limit_108_says_how_to_stop_the_other_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

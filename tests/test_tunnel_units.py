@@ -81,3 +81,17 @@ def test_domain_and_basic_auth_checks() -> None:
     assert policy["on_http_request"][0]["actions"][0]["config"]["credentials"] == ["dev:longenough"]
     with pytest.raises(BadInputError):
         basic_auth_policy(":longenough")
+
+
+def test_an_offline_dial_error_that_carries_the_token_is_shown_without_it() -> None:
+    from types import SimpleNamespace
+
+    from whatsable_cli.tunnel import NgrokTunnel
+
+    token = "2bXsecretTOKENvalue_abcdefghijklmnop"
+    tunnel = NgrokTunnel()
+    tunnel._token, tunnel._starting, tunnel._agent_pid = token, True, -1  # as during start-up
+    line = f'failed to dial ngrok server with address \\"connect.ngrok-agent.com:443\\": --authtoken {token}'
+    tunnel._on_agent_log(SimpleNamespace(lvl="ERROR", err=line, msg="failed to reconnect session"))
+    assert tunnel._abort is not None and tunnel._abort.code == "offline"
+    assert token not in tunnel._abort.message and tunnel_errors.REDACTED in tunnel._abort.message

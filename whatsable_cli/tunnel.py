@@ -26,16 +26,25 @@ _LOG_ERROR = re.compile(r'\berr="((?:[^"\\]|\\.)*)"')
 
 
 class _AgentLogSink(logging.Handler):
+    """Keeps the agent's recent lines with the authtoken already taken out (ERR_NGROK_105 echoes it)."""
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__(level=logging.INFO)
+        self.token = token
+
     def emit(self, record: logging.LogRecord) -> None:
-        RECENT_AGENT_LINES.append(record.getMessage())
+        RECENT_AGENT_LINES.append(tunnel_errors.redact(record.getMessage(), self.token))
 
 
-def _quiet_pyngrok_logging() -> None:
+def _quiet_pyngrok_logging(token: str | None) -> None:
     logger = logging.getLogger("pyngrok")
-    if not any(isinstance(h, _AgentLogSink) for h in logger.handlers):
-        logger.addHandler(_AgentLogSink(level=logging.INFO))
+    sink = next((h for h in logger.handlers if isinstance(h, _AgentLogSink)), None)
+    if sink is None:
+        logger.addHandler(_AgentLogSink(token))
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    else:
+        sink.token = token  # a later run in the same process may use another token
 
 
 class NgrokTunnel:
@@ -130,7 +139,7 @@ class NgrokTunnel:
     def _pyngrok_config(self, agent: ngrok_agent.AgentBinary, config_path: os.PathLike[str]) -> Any:
         from pyngrok import conf
 
-        _quiet_pyngrok_logging()
+        _quiet_pyngrok_logging(self._token)
         config = conf.PyngrokConfig(
             ngrok_path=str(agent.path),
             config_path=str(config_path),
@@ -232,12 +241,13 @@ class NgrokTunnel:
         if self._agent_pid is None:
             self._remember_pid()
         is_error = log.lvl in ("ERROR", "CRITICAL")
-        if self._starting and is_error and tunnel_errors.looks_offline(tunnel_errors.unescape(log.err or "")):
+        said = tunnel_errors.clean(log.err or "", self._token) if is_error else ""
+        if self._starting and is_error and tunnel_errors.looks_offline(said):
             # The agent would retry for ever; one failed dial at start-up is answer enough.
-            self._abort = tunnel_errors.offline_error(tunnel_errors.first_line(tunnel_errors.unescape(log.err or "")))
+            self._abort = tunnel_errors.offline_error(tunnel_errors.first_line(said))
             self._kill_agent()
         elif self._health is not None and is_error and "session" in (log.msg or ""):
-            self._health.session_lost(tunnel_errors.first_line(tunnel_errors.clean(log.err or "", self._token)))
+            self._health.session_lost(tunnel_errors.first_line(said))
         elif self._health is not None and log.msg in ("client session established", "tunnel session started"):
             self._health.session_back()
 
