@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import encode_body
+from whatsable_cli.redaction import shown_headers
 from whatsable_cli.sender import OutboundRequest
-from whatsable_cli.signing import SIGNATURE_HEADER_NAMES, redact
 from whatsable_cli.validate import Outcome, Report, Verdict
 
 JUNIT_SUITE = "whatsable send-test"
@@ -94,11 +93,6 @@ def _testcase(suite: ET.Element, outcome: Outcome) -> None:
         ET.SubElement(case, "skipped", message=outcome.message)
     else:
         ET.SubElement(case, "system-out").text = text
-
-
-def shown_headers(headers: Iterable[tuple[str, str]], *, show_secrets: bool) -> list[tuple[str, str]]:
-    """Signature values are redacted in displays unless the user asked for them."""
-    return [(k, v if show_secrets or k.lower() not in SIGNATURE_HEADER_NAMES else redact(v)) for k, v in headers]
 
 
 def request_to_dict(request: OutboundRequest, *, show_secrets: bool) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from rich.markup import escape
 
 from whatsable_cli.events import ForwardRecord, ParsedEvent, RecordedRequest, decode_last_messages, parse_body
 from whatsable_cli.query import EventRow
+from whatsable_cli.redaction import shown_headers
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
-from whatsable_cli.render.verify import display_header_value
 
 SHORT_ID = 8
 _COLUMNS = (("id", SHORT_ID), ("received (UTC)", 19), ("event", 16), ("signature", 10), ("forwards", 14))
@@ -116,14 +116,10 @@ def _write(console: Console, line: str, tty: bool) -> None:
         sys.stdout.write(line + "\n")
 
 
-def _headers_shown(request: RecordedRequest, show_secrets: bool) -> list[list[str]]:
-    return [[k, display_header_value(k, v, show_secrets=show_secrets)] for k, v in request.headers]
-
-
 def detail_json(request: RecordedRequest, forwards: list[ForwardRecord], *, show_secrets: bool) -> dict[str, Any]:
     parsed = parse_body(request.body_bytes)
     raw = request.to_dict()
-    raw["headers"] = _headers_shown(request, show_secrets)
+    raw["headers"] = [list(pair) for pair in shown_headers(request.headers, show_secrets=show_secrets)]
     raw["event"] = request.event_type or parsed.kind
     if parsed.data is not None and "last_messages" in parsed.data:
         raw["transcript"] = decode_last_messages(parsed.data)
@@ -142,7 +138,7 @@ def render_event_detail(
     parsed = parse_body(request.body_bytes)
     _print_summary(console, request, parsed)
     console.print("\n[bold]headers[/]")
-    for name, value in _headers_shown(request, show_secrets):
+    for name, value in shown_headers(request.headers, show_secrets=show_secrets):
         console.print(f"  {escape(name)}: {escape(value)}", soft_wrap=True)
     console.print("\n[bold]body[/]")
     _print_body(console, request, parsed)

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from whatsable_cli.errors import ExitCode
 from whatsable_cli.events import EVENT_TYPES
+from whatsable_cli.redaction import has_signature, shown_headers
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
-from whatsable_cli.report import report_to_dict, request_to_dict, shown_headers
+from whatsable_cli.report import report_to_dict, request_to_dict
 from whatsable_cli.sender import OutboundRequest
-from whatsable_cli.signing import SIGNATURE_HEADER_NAMES
 from whatsable_cli.validate import Check, Outcome, Report, Verdict
 
 VERDICT_MARKS = {
@@ -135,8 +135,7 @@ def render_dry_run(requests: list[tuple[Check, OutboundRequest]], *, show_secret
     except BrokenPipeError:  # `--dry-run | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    signed = any(name.lower() in SIGNATURE_HEADER_NAMES for _, r in requests for name, _ in r.headers)
-    if signed and not show_secrets:
+    if not show_secrets and any(has_signature(r.headers) for _, r in requests):
         stderr_console().print("[dim]signature values are redacted; pass --show-secrets to print them in full[/]")
 
 

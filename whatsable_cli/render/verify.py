@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from whatsable_cli.redaction import display_header_value
 from whatsable_cli.render.console import print_json, stdout_console
-from whatsable_cli.signing import SCHEMES, SIGNATURE_HEADER_NAMES, Verification, redact
+from whatsable_cli.signing import SCHEMES, Verification
 
-
-def display_header_value(name: str, value: str, *, show_secrets: bool) -> str:
-    """Signature values are redacted in displays unless the user asks for them."""
-    return value if show_secrets or name.lower() not in SIGNATURE_HEADER_NAMES else redact(value)
+# display_header_value stays importable from here (render/replay uses it).
+__all__ = ["display_header_value", "render_verification"]
 
 
 def render_verification(
