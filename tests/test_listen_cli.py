@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import socket
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import run_cli
-from whatsable_cli.commands.listen_cmd import parse_size
+from whatsable_cli import listen_model
+from whatsable_cli.commands import listen_cmd
+from whatsable_cli.commands.listen_settings import ListenOptions, parse_size
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.listen_stats import RunSummary
 
@@ -66,6 +70,14 @@ def test_unknown_scheme_and_output_are_bad_input() -> None:
 @pytest.mark.parametrize(("text", "size"), [("1048576", 1 << 20), ("512k", 512 * 1024), ("2MiB", 2 << 20)])
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+def test_every_listen_option_reaches_the_settings_builder() -> None:
+    """ListenOptions takes the command's parameters by name: one missing there would be dropped silently."""
+    display_only = {"output", "json_output", "show_body", "config_path"}
+    parameters = set(inspect.signature(listen_cmd.listen).parameters) - display_only
+    assert parameters == {field.name for field in dataclasses.fields(ListenOptions)}
+    assert listen_cmd.DEFAULT_PORT == listen_model.DEFAULT_PORT  # the help text's copy (kept out of --help's imports)
 
 
 def test_bad_max_body() -> None:
