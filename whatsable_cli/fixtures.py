@@ -110,7 +110,9 @@ def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
     options = tuple(choices)
     if value not in options:
         plural = kind + ("es" if kind.endswith("s") else "s")
-        raise BadInputError(f"unknown {kind} {value!r}", hint=f"valid {plural}: {', '.join(options)}")
+        raise BadInputError(
+            f"unknown {kind} {value!r}", hint=f"valid {plural}: {', '.join(options)}", code="unknown_choice"
+        )
     return value
 
 

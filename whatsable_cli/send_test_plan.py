@@ -75,6 +75,7 @@ def choose_sources(settings: SendTestSettings, events: SyntheticEvents) -> list[
         raise BadInputError(
             "choose one of --body-file, --fixture, or --event/--status/--content-type/--all-variants",
             hint="they all say what to send; combine --set and --repeat with any of them",
+            code="conflicting_sources",
         )
     if settings.body is not None:
         return [_fixed(settings.body_label, settings.body, settings.overrides)]
@@ -102,7 +103,11 @@ def _variants(settings: SendTestSettings) -> list[tuple[str, str]]:
         other = next(e for e in EVENT_TYPES if e != settings.event)
         if chosen[other] is not None:
             flag = "--status" if other == "message_status" else "--content-type"
-            raise BadInputError(f"{flag} applies to {other} events, not {settings.event}", hint=f"drop {flag}")
+            raise BadInputError(
+                f"{flag} applies to {other} events, not {settings.event}",
+                hint=f"drop {flag}",
+                code="conflicting_variant",
+            )
         events = [settings.event]
     elif settings.status or settings.content_type:
         events = [e for e in EVENT_TYPES if chosen[e] is not None]
@@ -141,7 +146,9 @@ def _overridden(raw: bytes, overrides: tuple[str, ...]) -> bytes:
     except (ValueError, UnicodeDecodeError):
         payload = None
     if not isinstance(payload, dict):
-        raise BadInputError("--set needs a JSON object body", hint="drop --set, or send a JSON payload")
+        raise BadInputError(
+            "--set needs a JSON object body", hint="drop --set, or send a JSON payload", code="not_json"
+        )
     return to_body(apply_overrides(payload, overrides))
 
 

@@ -60,7 +60,9 @@ def check_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise BadInputError(f"invalid URL {url!r}: {exc}", hint="e.g. https://example.com/webhook") from None
+        raise BadInputError(
+            f"invalid URL {url!r}: {exc}", hint="e.g. https://example.com/webhook", code="invalid_url"
+        ) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BadInputError(
             f"invalid URL {url!r}: expected an absolute http:// or https:// URL",

@@ -162,7 +162,9 @@ def listen(
 
     mode = "json" if json_output else (output or ("pretty" if sys.stdout.isatty() else "compact"))
     if mode not in OUTPUT_MODES:
-        raise BadInputError(f"unknown --output {mode!r}", hint=f"use one of: {', '.join(OUTPUT_MODES)}")
+        raise BadInputError(
+            f"unknown --output {mode!r}", hint=f"use one of: {', '.join(OUTPUT_MODES)}", code="bad_output_mode"
+        )
     config = load_config(config_path)
     options = ListenOptions.from_parameters(parameters)
     settings = listen_settings(config, options)

@@ -29,7 +29,9 @@ def parse_expect(value: str) -> int | None:
         return None
     if value.isdigit() and 100 <= int(value) <= 599:
         return int(value)
-    raise BadInputError(f"invalid --expect {value!r}", hint="use 2xx (the default) or one status code, e.g. 200")
+    raise BadInputError(
+        f"invalid --expect {value!r}", hint="use 2xx (the default) or one status code, e.g. 200", code="invalid_expect"
+    )
 
 
 def send_test(

@@ -40,6 +40,8 @@ def verify(
     json_output: JsonOption = False,
 ) -> None:
     """Check a signature offline: exit 0 when valid, 3 when not, with what went wrong and why."""
+    import time
+
     from whatsable_cli.config import load_config
     from whatsable_cli.render.verify import render_verification
     from whatsable_cli.signing import detect_scheme
@@ -50,18 +52,22 @@ def verify(
     headers = parse_headers(header)
     if record is not None or request_id is not None:
         if record is None or request_id is None:
-            raise BadInputError("--record and --id go together", hint="e.g. --record rec.jsonl --id 3f2a")
+            raise BadInputError(
+                "--record and --id go together", hint="e.g. --record rec.jsonl --id 3f2a", code="record_without_id"
+            )
         recorded = find_request(record, request_id)
         body, headers = recorded.body_bytes, [*recorded.headers, *headers]
     elif body_file is not None:
         body = read_body_source(body_file)
     else:
         raise BadInputError(
-            "nothing to verify", hint="pass a body file (or - for stdin) with -H headers, or --record/--id"
+            "nothing to verify",
+            hint="pass a body file (or - for stdin) with -H headers, or --record/--id",
+            code="nothing_to_verify",
         )
     secret_value = config.pick(secret, "secret")
     if not secret_value:
-        raise BadInputError("no secret to verify with", hint="pass --secret or set WHATSABLE_SECRET")
+        raise BadInputError("no secret to verify with", hint="pass --secret or set WHATSABLE_SECRET", code="no_secret")
     header_map = dict(headers)
     wanted = config.pick(scheme, "scheme", "auto")
     chosen = detect_scheme(header_map) if wanted == "auto" else wanted
@@ -70,7 +76,7 @@ def verify(
         str(secret_value),
         body,
         header_map,
-        clock=(lambda: at) if at is not None else __import__("time").time,
+        clock=(lambda: at) if at is not None else time.time,
         tolerance=tolerance,
     )
     render_verification(
