@@ -29,10 +29,6 @@ class ParsedEvent:
     raw_event: str | None = None  # the "event" value as sent, also when it is unknown
     error: str | None = None  # why the body did not parse
 
-    @property
-    def is_known(self) -> bool:
-        return self.kind in EVENT_TYPES
-
     def field(self, name: str) -> Any:
         return None if self.data is None else self.data.get(name)
 

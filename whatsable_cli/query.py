@@ -93,7 +93,7 @@ def build_filters(
         since=parse_time(since, now=now) if since else None,
         until=parse_time(until, now=now) if until else None,
         where=tuple(conditions),
-        ids=tuple(i for i in _split(ids)),
+        ids=_split(ids),
         last=last,
     )
 

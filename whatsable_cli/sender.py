@@ -46,10 +46,6 @@ class Exchange:
     error: str | None = None
     error_code: str | None = None
 
-    @property
-    def answered(self) -> bool:
-        return self.status is not None
-
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)

@@ -18,7 +18,6 @@ from whatsable_cli.commands.options import (
 from whatsable_cli.errors import BadInputError
 
 WHAT = "What to send"
-SIGNING = "Signing"
 CHECKS = "Checks"
 OUTPUT = "Output"
 

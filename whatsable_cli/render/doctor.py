@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from whatsable_cli.doctor import FAIL, OK, Check
+from whatsable_cli.doctor import FAIL, OK, WARN, Check
 from whatsable_cli.render.console import print_json, stdout_console
 
-_MARKS = {OK: "[green]✓ ok  [/]", "warn": "[yellow]! warn[/]", FAIL: "[bold red]✗ fail[/]"}
+_MARKS = {OK: "[green]✓ ok  [/]", WARN: "[yellow]! warn[/]", FAIL: "[bold red]✗ fail[/]"}
 
 
 def render_doctor(checks: list[Check], exit_code: int, *, json_output: bool) -> None:
