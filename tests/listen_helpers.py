@@ -143,10 +143,11 @@ class Received:
 
 @dataclass
 class TargetApp(Waitable):
-    """A real aiohttp app standing in for the developer's app."""
+    """A real aiohttp app standing in for the developer's app; with `hold`, it answers once that is set."""
 
     status: int = 200
     answer: bytes = b'{"handled":true}'
+    hold: asyncio.Event | None = None  # the app sits on a breakpoint until the test sets it
     received: list[Received] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
@@ -158,6 +159,8 @@ class TargetApp(Waitable):
     async def _handle(self, request: web.Request) -> web.Response:
         self.received.append(Received(request.path, await request.read(), list(request.headers.items())))
         self.changed()
+        if self.hold is not None:
+            await self.hold.wait()
         return web.Response(status=self.status, body=self.answer, content_type="application/json")
 
     async def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> TargetApp:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.listen_helpers import TargetApp, fixture_bytes, free_port, running_listener
 from whatsable_cli.forwarder import RetryPolicy, Routing
@@ -173,20 +172,10 @@ async def test_a_compressed_body_is_forwarded_decoded_without_its_encoding_heade
 
 async def test_an_event_is_reported_before_a_slow_app_answers(tmp_path: Path) -> None:
     release = asyncio.Event()
-
-    async def paused(_: web.Request) -> web.Response:
-        await release.wait()  # the developer's app sits on a breakpoint
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/webhook", paused)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    paused = await TargetApp(status=204, hold=release).start()  # the developer's app sits on a breakpoint
     try:
         async with (
-            running_listener(settings(tmp_path, Routing((url,)))) as listener,
+            running_listener(settings(tmp_path, Routing((paused.url(),)))) as listener,
             aiohttp.ClientSession() as session,
         ):
             observer = listener.observer
@@ -199,26 +188,16 @@ async def test_an_event_is_reported_before_a_slow_app_answers(tmp_path: Path) ->
             await observer.wait_until(lambda: len(observer.events) == 1)
     finally:
         release.set()
-        await runner.cleanup()
+        await paused.stop()
     assert observer.events[0].forwards[0].status == 204
 
 
 async def test_relay_answers_as_soon_as_the_first_target_does(tmp_path: Path) -> None:
     primary = await TargetApp(status=201).start()
     release = asyncio.Event()
-
-    async def slow(_: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/webhook", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    slow_url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    slow = await TargetApp(status=200, hold=release).start()
     try:
-        routing = Routing((primary.url(), slow_url))
+        routing = Routing((primary.url(), slow.url()))
         async with running_listener(settings(tmp_path, routing)) as listener, aiohttp.ClientSession() as session:
             async with session.post(listener.url, data=b"{}") as response:
                 assert response.status == 201  # the secondary target is still busy
@@ -229,28 +208,17 @@ async def test_relay_answers_as_soon_as_the_first_target_does(tmp_path: Path) ->
     finally:
         release.set()
         await primary.stop()
-        await runner.cleanup()
+        await slow.stop()
     assert [f.result.status for f in forwards] == [201, 200]
     assert [f.status for f in listener.observer.events[0].forwards] == [201, 200]
 
 
 async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> None:
     release = asyncio.Event()
-
-    async def stall(_: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response()
-
-    app = web.Application()
-    app.router.add_post("/webhook", stall)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+    stalled = await TargetApp(hold=release).start()
     try:
         async with (
-            running_listener(settings(tmp_path, Routing((url,)), forward_timeout=0.2)) as listener,
+            running_listener(settings(tmp_path, Routing((stalled.url(),)), forward_timeout=0.2)) as listener,
             aiohttp.ClientSession() as session,
             session.post(listener.url, data=b"{}") as response,
         ):
@@ -258,7 +226,7 @@ async def test_relay_answers_504_when_the_target_is_too_slow(tmp_path: Path) -> 
             _, forwards = listener.recording()
     finally:
         release.set()
-        await runner.cleanup()
+        await stalled.stop()
     assert forwards[0].result.error_code == "timeout"
 
 
