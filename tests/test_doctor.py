@@ -10,6 +10,7 @@ import pytest
 from helpers import run_cli
 from tunnel_helpers import agent_env, install_fake_agent
 
+from whatsable_cli import doctor
 from whatsable_cli.doctor import FAIL, OK, WARN, check_clock, check_recordings, check_secret
 
 TOKEN = "2bXdoctorTOKEN_abcdefghijklmnopqrstu"
@@ -99,6 +100,10 @@ def test_new_recordings_folder_is_fine_when_its_parent_is_writable(tmp_path: Pat
     assert result.status == OK and "will be created" in result.detail
 
 
-def test_clock_plausibility() -> None:
+def test_clock_plausibility(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check_clock(lambda: 0.0).status == FAIL  # 1970
-    assert check_clock(lambda: 1_800_000_000.0).status in (OK, WARN)  # 2027
+    monkeypatch.setattr(doctor, "_ntp_synchronised", lambda: True)
+    assert check_clock(lambda: 1_800_000_000.0).status == OK  # 2027, synchronised
+    monkeypatch.setattr(doctor, "_ntp_synchronised", lambda: False)
+    unsynced = check_clock(lambda: 1_800_000_000.0)
+    assert unsynced.status == WARN and "not synchronised" in unsynced.detail
