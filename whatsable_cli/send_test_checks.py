@@ -67,30 +67,34 @@ def _signed(factory: RequestFactory, source: Source) -> Callable[[], OutboundReq
     return lambda: factory.signed(source.make())
 
 
+Mutation = Callable[[bytes, dict[str, str]], tuple[bytes, dict[str, str]]]
+
+
+def _forged(factory: RequestFactory, source: Source, mutate: Mutation) -> Callable[[], OutboundRequest]:
+    """A correctly signed request, then changed by `mutate` (its body, its signature headers, or both)."""
+
+    def build() -> OutboundRequest:
+        body = source.make()
+        return factory.request(*mutate(body, factory.signature_headers(body)))
+
+    return build
+
+
+def _without(name: str) -> Mutation:
+    return lambda body, sig: (body, {k: v for k, v in sig.items() if k != name})
+
+
 def security_steps(factory: RequestFactory, source: Source) -> list[Step]:
     """Forged requests a verifying endpoint must not answer with 2xx."""
     scheme = factory.scheme
     header = scheme.signature_header
-
-    def forged(
-        mutate: Callable[[bytes, dict[str, str]], tuple[bytes, dict[str, str]]],
-    ) -> Callable[[], OutboundRequest]:
-        def build() -> OutboundRequest:
-            body = source.make()
-            return factory.request(*mutate(body, factory.signature_headers(body)))
-
-        return build
-
-    def without(name: str) -> Callable[[bytes, dict[str, str]], tuple[bytes, dict[str, str]]]:
-        return lambda body, sig: (body, {k: v for k, v in sig.items() if k != name})
-
     malformed = "v1,not-a-signature" if scheme.timestamped else "not-a-signature"
     cases: list[tuple[str, str, str, Callable[[], OutboundRequest]]] = [
         (
             "tampered body",
             "body changed after signing, original signature kept",
             "compute the HMAC over the exact raw body received and compare it in constant time",
-            forged(lambda body, sig: (tamper(body), sig)),
+            _forged(factory, source, lambda body, sig: (tamper(body), sig)),
         ),
         (
             "wrong secret",
@@ -102,13 +106,13 @@ def security_steps(factory: RequestFactory, source: Source) -> list[Step]:
             "no signature",
             f"no {header} header",
             "a request without a signature must be rejected, not waved through",
-            forged(without(header)),
+            _forged(factory, source, _without(header)),
         ),
         (
             "malformed signature",
             f"{header}: {malformed}",
             "treat a signature that does not parse as invalid",
-            forged(lambda body, sig: (body, {**sig, header: malformed})),
+            _forged(factory, source, lambda body, sig: (body, {**sig, header: malformed})),
         ),
     ]
     if scheme.timestamped:
