@@ -10,12 +10,18 @@ import re
 import subprocess
 import threading
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whatsable_cli import agent_pidfile, ngrok_agent, tunnel_errors
 from whatsable_cli.errors import TunnelError
 from whatsable_cli.tunnel_health import HealthWatch, NoticeSink, SelfTest, TunnelNotice, answers_404, self_test
 from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
+
+if TYPE_CHECKING:  # pyngrok itself is imported only when a tunnel opens
+    from pyngrok.conf import PyngrokConfig
+    from pyngrok.log import NgrokLog
+    from pyngrok.ngrok import NgrokTunnel as PyngrokTunnel
+    from pyngrok.process import NgrokProcess
 
 __all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_auth_policy", "normalise_domain"]
 
@@ -56,7 +62,7 @@ class NgrokTunnel:
         self.public_url: str | None = None
         self.inspector_url: str | None = None
         self.agent: ngrok_agent.AgentBinary | None = None
-        self._config: Any = None  # pyngrok's PyngrokConfig
+        self._config: PyngrokConfig | None = None
         self._token: str | None = None
         self._health: HealthWatch | None = None
         self._abort: TunnelError | None = None
@@ -136,7 +142,7 @@ class NgrokTunnel:
         elif found.status == "unstoppable":
             self._notify(TunnelNotice("warning", f"a leftover ngrok agent (pid {found.pid}) could not be stopped"))
 
-    def _pyngrok_config(self, agent: ngrok_agent.AgentBinary, config_path: os.PathLike[str]) -> Any:
+    def _pyngrok_config(self, agent: ngrok_agent.AgentBinary, config_path: os.PathLike[str]) -> PyngrokConfig:
         from pyngrok import conf
 
         _quiet_pyngrok_logging(self._token)
@@ -151,17 +157,18 @@ class NgrokTunnel:
         config.auth_token = None
         return config
 
-    def _connect_under_deadline(self, addr: str, options: dict[str, Any]) -> Any:
+    def _connect_under_deadline(self, addr: str, options: dict[str, Any]) -> PyngrokTunnel:
         """pyngrok's own startup timeout never fires for a silent agent: run it in a thread, bound it here."""
         from pyngrok import ngrok
 
-        outcome: dict[str, Any] = {}
+        opened: list[PyngrokTunnel] = []
+        failed: list[Exception] = []
 
         def connect() -> None:
             try:
-                outcome["tunnel"] = ngrok.connect(addr, pyngrok_config=self._config, **options)
+                opened.append(ngrok.connect(addr, pyngrok_config=self._config, **options))
             except Exception as exc:  # handed over to the calling thread
-                outcome["error"] = exc
+                failed.append(exc)
 
         worker = threading.Thread(target=connect, name="ngrok-start", daemon=True)
         self._starting = True
@@ -181,10 +188,10 @@ class NgrokTunnel:
         if self._abort is not None:
             self._kill_agent()
             raise self._abort
-        if "error" in outcome:
+        if failed:
             self._kill_agent()
-            raise self._map_error(outcome["error"], options)
-        return outcome["tunnel"]
+            raise self._map_error(failed[0], options)
+        return opened[0]
 
     def _deadline_error(self) -> TunnelError:
         running = self._process()
@@ -219,7 +226,7 @@ class NgrokTunnel:
         return tunnel_errors.agent_failure(str(exc), self._token, domain=domain)
 
     # -- the running agent -----------------------------------------------------------------------------
-    def _process(self) -> Any:
+    def _process(self) -> NgrokProcess | None:
         from pyngrok import process
 
         # Read without pyngrok's lock on purpose: `connect()` holds it for the whole (possibly hung) start.
@@ -236,7 +243,7 @@ class NgrokTunnel:
         if self._agent_pid is not None:
             agent_pidfile.remove_record(self._agent_pid)
 
-    def _on_agent_log(self, log: Any) -> None:
+    def _on_agent_log(self, log: NgrokLog) -> None:
         """Runs on pyngrok's threads for every agent line: pidfile, fail-fast offline, session health."""
         if self._agent_pid is None:
             self._remember_pid()
@@ -265,7 +272,7 @@ class NgrokTunnel:
     def _remember_pid(self) -> None:
         running = self._process()
         if running is not None:
-            record = agent_pidfile.AgentRecord(running.proc.pid, self._config.ngrok_path, os.getpid())
+            record = agent_pidfile.AgentRecord(running.proc.pid, running.pyngrok_config.ngrok_path, os.getpid())
             agent_pidfile.write_record(record)
             self._agent_pid = running.proc.pid
             self._agent_proc = running.proc
