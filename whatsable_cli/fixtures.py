@@ -7,7 +7,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -122,7 +122,7 @@ class SyntheticEvents:
     With a seed the sequence is reproducible to the byte (timestamps start from a fixed epoch).
     """
 
-    def __init__(self, seed: int | None = None, clock: Any = time.time) -> None:
+    def __init__(self, seed: int | None = None, clock: Callable[[], float] = time.time) -> None:
         self._rng = random.Random(seed)
         self._seeded = seed is not None
         self._clock = clock

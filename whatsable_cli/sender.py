@@ -6,7 +6,7 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -19,6 +19,9 @@ from whatsable_cli.errors import BadInputError
 USER_AGENT = f"whatsable-send-test/{__version__}"
 SNIPPET_BYTES = 300
 MAX_RESPONSE_BYTES = 64 * 1024
+
+# httpcore calls this with each phase's event name ("connection.connect_tcp.started", ...) and details.
+Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 # Why a request got no HTTP answer; `invalid_url` is caught before sending (bad input, exit 7).
 REFUSED, TIMEOUT, TLS, DNS, PROTOCOL, CONNECTION = "refused", "timeout", "tls", "dns", "protocol", "connection"
@@ -145,7 +148,7 @@ class Sender:
         exchange.connect_ms = _connect_ms(marks)
         return exchange
 
-    async def _exchange(self, request: OutboundRequest, exchange: Exchange, trace: Any) -> None:
+    async def _exchange(self, request: OutboundRequest, exchange: Exchange, trace: Trace) -> None:
         assert self._client is not None
         outbound = self._client.build_request(
             request.method, request.url, headers=request.headers, content=request.body, extensions={"trace": trace}
