@@ -7,9 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
-from tunnel_helpers import agent_env, install_fake_agent
 
+from tests.helpers import run_cli
+from tests.tunnel_helpers import agent_env, install_fake_agent
 from whatsable_cli import doctor
 from whatsable_cli.doctor import FAIL, OK, WARN, check_clock, check_recordings, check_secret
 

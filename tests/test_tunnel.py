@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
 
+from tests.tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
 from whatsable_cli import agent_pidfile
 from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
 from whatsable_cli.tunnel_health import SELF_TEST_HEADER

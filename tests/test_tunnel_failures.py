@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
 
+from tests.tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
 from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import BadInputError, ExitCode, TunnelError
 from whatsable_cli.tunnel import RECENT_AGENT_LINES, NgrokTunnel, TunnelSettings

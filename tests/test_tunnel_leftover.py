@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
 
+from tests.tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
 from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import TunnelError
 from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings

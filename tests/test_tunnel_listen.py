@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import run_cli
-from listen_helpers import CapturingObserver, TargetApp, fixture_bytes, read_line_matching, spawn_listener
-from tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
 
+from tests.helpers import run_cli
+from tests.listen_helpers import CapturingObserver, TargetApp, fixture_bytes, read_line_matching, spawn_listener
+from tests.tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
 from whatsable_cli import agent_pidfile
 from whatsable_cli.events import ForwardRecord, RecordedRequest
 from whatsable_cli.forwarder import Routing

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from listen_helpers import CapturingObserver, TargetApp, fixture_bytes
-from tunnel_helpers import Notices
 
+from tests.listen_helpers import CapturingObserver, TargetApp, fixture_bytes
+from tests.tunnel_helpers import Notices
 from whatsable_cli import ngrok_agent
 from whatsable_cli.events import ForwardRecord, RecordedRequest
 from whatsable_cli.forwarder import Routing

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tunnel_helpers import install_fake_agent
 
+from tests.tunnel_helpers import install_fake_agent
 from whatsable_cli import ngrok_agent, tunnel_errors
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.tunnel_settings import basic_auth_policy, normalise_domain
