@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from whatsable_cli.commands.options import ConfigOption, JsonOption, SecretOption
+from whatsable_cli.commands.options import AutoSchemeOption, ConfigOption, JsonOption, SecretOption
 
 
 def doctor(
@@ -15,10 +15,7 @@ def doctor(
     port: Annotated[int | None, typer.Option("--port", "-p", help="Port listen will use (default 4242).")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Interface listen will use (default 127.0.0.1).")] = None,
     secret: SecretOption = None,
-    scheme: Annotated[
-        str | None,
-        typer.Option("--scheme", envvar="WHATSABLE_SCHEME", help="auto, whatsable, standard, svix."),
-    ] = None,
+    scheme: AutoSchemeOption = None,
     record: Annotated[
         Path | None, typer.Option("--record", help="Recording file listen will write (its folder is checked).")
     ] = None,

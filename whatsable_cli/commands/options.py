@@ -26,6 +26,16 @@ SchemeOption = Annotated[
         help="Signature scheme: whatsable (default), standard, svix.",
     ),
 ]
+# The scheme a received request is checked with (verify, doctor): `auto` reads it from its headers.
+AutoSchemeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheme",
+        envvar="WHATSABLE_SCHEME",
+        show_envvar=True,
+        help="auto (from the headers, the default), whatsable, standard, svix.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (NDJSON for streams).")]
 ConfigOption = Annotated[
     Path | None,

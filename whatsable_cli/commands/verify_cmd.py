@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from whatsable_cli.commands.options import (
+    AutoSchemeOption,
     ConfigOption,
     HeaderOption,
     JsonOption,
@@ -27,10 +28,7 @@ def verify(
         str | None, typer.Option("--id", help="Id (or unique prefix) of the recorded request.")
     ] = None,
     secret: SecretOption = None,
-    scheme: Annotated[
-        str | None,
-        typer.Option("--scheme", envvar="WHATSABLE_SCHEME", help="auto (from the headers), whatsable, standard, svix."),
-    ] = None,
+    scheme: AutoSchemeOption = None,
     tolerance: Annotated[int, typer.Option(help="Allowed timestamp skew in seconds.")] = 300,
     at: Annotated[
         float | None, typer.Option("--at", help="Verify as if now were this Unix time (old payloads).")
