@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -35,6 +36,11 @@ class WhatsableGroup(TyperGroup):
             raise typer.Exit(int(err.exit_code)) from None
         except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise  # usage errors (2), deliberate exits, and Ctrl-C (130) are Typer's to report
+        except BrokenPipeError:
+            # `whatsable events list | head`: the reader has seen enough. Point stdout at /dev/null so the
+            # interpreter's final flush cannot fail again, and exit quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as exc:
             if os.environ.get("WHATSABLE_DEBUG"):
                 raise
