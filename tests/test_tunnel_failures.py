@@ -9,8 +9,9 @@ import pytest
 from tests.tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
 from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import BadInputError, ExitCode, TunnelError
-from whatsable_cli.tunnel import RECENT_AGENT_LINES, NgrokTunnel, TunnelSettings
+from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
 from whatsable_cli.tunnel_errors import REDACTED
+from whatsable_cli.tunnel_log import RECENT_AGENT_LINES
 
 TOKEN = "2bXsecretTOKENvalue_abcdefghijklmnop"
 

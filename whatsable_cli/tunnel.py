@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import logging
 import os
-import re
 import subprocess
 import threading
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from whatsable_cli import agent_pidfile, ngrok_agent, tunnel_errors
 from whatsable_cli.errors import TunnelError
 from whatsable_cli.tunnel_health import HealthWatch, NoticeSink, SelfTest, TunnelNotice, answers_404, self_test
+from whatsable_cli.tunnel_log import capture_pyngrok_logging, last_agent_message, logged_errors
 from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
 
 if TYPE_CHECKING:  # pyngrok itself is imported only when a tunnel opens
@@ -24,33 +22,6 @@ if TYPE_CHECKING:  # pyngrok itself is imported only when a tunnel opens
     from pyngrok.process import NgrokProcess
 
 __all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_auth_policy", "normalise_domain"]
-
-# The agent's log lines go to a ring of our own, never raw to the terminal (Python's last-resort handler).
-RECENT_AGENT_LINES: deque[str] = deque(maxlen=50)
-_LOG_MESSAGE = re.compile(r'\bmsg="((?:[^"\\]|\\.)*)"')
-_LOG_ERROR = re.compile(r'\berr="((?:[^"\\]|\\.)*)"')
-
-
-class _AgentLogSink(logging.Handler):
-    """Keeps the agent's recent lines with the authtoken already taken out (ERR_NGROK_105 echoes it)."""
-
-    def __init__(self, token: str | None) -> None:
-        super().__init__(level=logging.INFO)
-        self.token = token
-
-    def emit(self, record: logging.LogRecord) -> None:
-        RECENT_AGENT_LINES.append(tunnel_errors.redact(record.getMessage(), self.token))
-
-
-def _quiet_pyngrok_logging(token: str | None) -> None:
-    logger = logging.getLogger("pyngrok")
-    sink = next((h for h in logger.handlers if isinstance(h, _AgentLogSink)), None)
-    if sink is None:
-        logger.addHandler(_AgentLogSink(token))
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    else:
-        sink.token = token  # a later run in the same process may use another token
 
 
 class NgrokTunnel:
@@ -145,7 +116,7 @@ class NgrokTunnel:
     def _pyngrok_config(self, agent: ngrok_agent.AgentBinary, config_path: os.PathLike[str]) -> PyngrokConfig:
         from pyngrok import conf
 
-        _quiet_pyngrok_logging(self._token)
+        capture_pyngrok_logging(self._token)
         config = conf.PyngrokConfig(
             ngrok_path=str(agent.path),
             config_path=str(config_path),
@@ -197,8 +168,8 @@ class NgrokTunnel:
         running = self._process()
         if running is not None and running.api_url and answers_404(f"{running.api_url}/api/endpoints"):
             return tunnel_errors.too_old_error()
-        said = _LOG_MESSAGE.search(RECENT_AGENT_LINES[-1]) if RECENT_AGENT_LINES else None
-        last = tunnel_errors.clean(said.group(1), self._token) if said else "nothing"
+        said = last_agent_message()
+        last = tunnel_errors.clean(said, self._token) if said is not None else "nothing"
         return TunnelError(
             f"the ngrok agent was not ready within {self.settings.start_timeout:g} s, so it was stopped "
             f"(it last said: {tunnel_errors.first_line(last)})",
@@ -267,7 +238,7 @@ class NgrokTunnel:
             rest = proc.stdout.read()
         except (OSError, ValueError):
             return []
-        return [found.group(1) for found in _LOG_ERROR.finditer(rest)]
+        return logged_errors(rest)
 
     def _remember_pid(self) -> None:
         running = self._process()
