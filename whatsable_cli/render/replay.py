@@ -17,6 +17,7 @@ from whatsable_cli.replay_request import WARNING_TEXT
 from whatsable_cli.replay_stats import ReplaySummary
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 # One encoder reused for every NDJSON line (json.dumps would rebuild its options per call).
@@ -127,7 +128,14 @@ class ReplayPrinter:
             TimeElapsedColumn(),
             console=self._err,
             transient=True,
+            # stdout is not redirected into the bar's console: `replay ... > out.txt` keeps its lines in the file
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
+
+    def _terminal(self) -> Console:
+        # While the bar is live, lines go through its console, which clears and redraws the bar around them.
+        return self._progress.console if self._progress is not None else stdout_console()
 
     def __enter__(self) -> ReplayPrinter:
         if self._progress is not None:
@@ -152,7 +160,7 @@ class ReplayPrinter:
             sys.stdout.write(delivery_line(outcome))
         elif self._stdout_tty:
             style = "green" if outcome.passed else "red"
-            stdout_console().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
+            self._terminal().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
         else:
             sys.stdout.write(outcome_line(outcome) + "\n")
         if not outcome.passed:
@@ -165,7 +173,7 @@ class ReplayPrinter:
         if self.json_output:
             sys.stdout.write(_encode_json(shown) + "\n")
             return
-        console = stdout_console()
+        console = self._terminal() if self._stdout_tty else stdout_console()
         console.print(f"[bold]{escape(shown['method'])} {escape(self.url)}[/]  ({escape(shown['origin'])})")
         for name, value in shown["headers"]:
             console.print(f"  {escape(name)}: {escape(value)}", soft_wrap=True)
