@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
+from tests.recordings import OLD_SECRET, recorded, signed_request, status_body, write_recording
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import CONTENT_TYPES, STATUSES, decode_last_messages, parse_body
 from whatsable_cli.fixtures import SyntheticEvents, apply_overrides, find_fixture, list_fixtures, to_body
@@ -116,6 +117,20 @@ def test_verify_bad_inputs_exit_7(tmp_path: Path) -> None:
     malformed = run_cli("verify", "-", "-H", "NoColonHere", "--secret", "x", input=b"{}")
     assert malformed.exit_code == 7 and "malformed header" in malformed.stderr
     assert run_cli("verify", "-", input=b"{}").exit_code == 7  # no secret
+
+
+def test_verify_a_recorded_request_by_id_prefix(tmp_path: Path) -> None:
+    body = status_body(1)
+    path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, body), recorded(2, status_body(2))])
+    with path.open("ab") as handle:
+        handle.write(b"{not json\n")  # a corrupt line is skipped, and said so
+    ok = run_cli("verify", "--record", str(path), "--id", "0001", "--secret", OLD_SECRET)
+    assert ok.exit_code == 0, ok.stderr
+    assert "✓ valid" in ok.stdout
+    assert f"{path}:3: corrupt line" in ok.stderr
+    unsigned = run_cli("verify", "--record", str(path), "--id", "0002", "--secret", OLD_SECRET, "--json")
+    assert unsigned.exit_code == 3 and json.loads(unsigned.stdout)["reason"] == "missing_header"
+    assert run_cli("verify", "--id", "0001", "--secret", OLD_SECRET).exit_code == 7  # --id needs --record
 
 
 def test_version_and_python_m() -> None:

@@ -41,6 +41,7 @@ def verify(
     import time
 
     from whatsable_cli.config import load_config
+    from whatsable_cli.render.events import warn_skipped_line
     from whatsable_cli.render.verify import render_verification
     from whatsable_cli.signing import detect_scheme
     from whatsable_cli.signing import verify as verify_signature
@@ -53,7 +54,7 @@ def verify(
             raise BadInputError(
                 "--record and --id go together", hint="e.g. --record rec.jsonl --id 3f2a", code="record_without_id"
             )
-        recorded = find_request(record, request_id)
+        recorded = find_request(record, request_id, on_skip=warn_skipped_line)
         body, headers = recorded.body_bytes, [*recorded.headers, *headers]
     elif body_file is not None:
         body = read_body_source(body_file)
