@@ -27,7 +27,7 @@ def prepare(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
     return build_plan(settings, clock=clock)
 
 
-def dry_run(plan: Plan) -> list[tuple[Check, OutboundRequest]]:
+def planned_requests(plan: Plan) -> list[tuple[Check, OutboundRequest]]:
     """The exact requests a run would send, in order (signed now), with the check each one serves."""
     return [(step.check, step.build()) for step in plan.steps]
 

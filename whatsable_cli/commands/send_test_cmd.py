@@ -112,8 +112,7 @@ def send_test(
     from whatsable_cli.render.console import print_warning
     from whatsable_cli.render.send_test import ConsoleObserver, render_dry_run, render_report
     from whatsable_cli.report import write_junit
-    from whatsable_cli.send_test import dry_run as plan_requests
-    from whatsable_cli.send_test import prepare, run_send_test
+    from whatsable_cli.send_test import planned_requests, prepare, run_send_test
     from whatsable_cli.send_test_plan import SendTestSettings
     from whatsable_cli.validate import Criteria
 
@@ -143,7 +142,7 @@ def send_test(
         plan = prepare(settings)
         for note in plan.notes:
             print_warning(note)
-        render_dry_run(plan_requests(plan), show_secrets=show_secrets, json_output=json_output)
+        render_dry_run(planned_requests(plan), show_secrets=show_secrets, json_output=json_output)
         return
     with ConsoleObserver() as observer:
         report = run_send_test(settings, criteria, observer)
