@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
+
+from tests import endpoints
+from tests.helpers import run_cli
+from tests.recordings import recorded, status_body, write_recording
 
 
 def test_a_reader_that_stops_early_is_not_an_error() -> None:
@@ -67,3 +73,34 @@ def test_replay_lines_on_a_terminal_go_through_the_live_bar(
         printer.on_outcome(_replay_outcome(0))
     assert "0000abcd" in terminal.getvalue()
     assert "0000abcd" not in capsys.readouterr().out
+
+
+def _decoded_recording(tmp_path: Path) -> tuple[Path, bytes]:
+    """A gzip request as `listen` records it: the decoded body, flagged `decoded`, the original headers."""
+    body = status_body(7)
+    request = recorded(7, body, [("Content-Encoding", "gzip"), ("X-Webhook-Signature", "sig")])
+    request.flags = ["decoded"]
+    return write_recording(tmp_path / "rec.jsonl", [request]), body
+
+
+def test_replay_of_a_decoded_body_drops_its_content_encoding(tmp_path: Path) -> None:
+    path, body = _decoded_recording(tmp_path)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert endpoint.received.bodies == [body]
+    headers = {k.lower(): v for k, v in endpoint.received.headers[0].items()}
+    assert "content-encoding" not in headers
+    assert headers["x-webhook-signature"] == "sig"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_exported_curl_of_a_decoded_body_drops_its_content_encoding(tmp_path: Path) -> None:
+    path, body = _decoded_recording(tmp_path)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        exported = run_cli("events", "export", "0007", "--record", str(path), "--to", endpoint.url)
+        assert exported.exit_code == 0, exported.stderr
+        assert "Content-Encoding" not in exported.stdout
+        done = subprocess.run(["sh", "-c", exported.stdout], capture_output=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+    assert endpoint.received.bodies == [body]

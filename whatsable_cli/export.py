@@ -55,8 +55,10 @@ def curl_command(request: RecordedRequest, url: str) -> str:
     parts = ["curl", "--silent", "--show-error"]
     if request.method.upper() != "POST":
         parts += ["--request", shell_quote(request.method.upper())]
+    # a `decoded` body was recorded decompressed, so the Content-Encoding it arrived with no longer holds
+    dropped = HOP_BY_HOP | {"content-encoding"} if "decoded" in request.flags else HOP_BY_HOP
     for name, value in request.headers:
-        if name.lower() not in HOP_BY_HOP:
+        if name.lower() not in dropped:
             parts += ["--header", shell_quote(_header_argument(name, value))]
     if not any(name.lower() == "content-type" for name, _ in request.headers):
         # 'Name:' removes curl's own application/x-www-form-urlencoded label, as the original had none

@@ -145,10 +145,15 @@ def _recorded_items(
         if raw.get("body_omitted"):
             warn(f"{origin}: request {request_id} was recorded without its body (over the size limit); skipped")
             return None
+        headers = [(str(k), str(v)) for k, v in raw.get("headers", ())]
+        if "decoded" in raw.get(
+            "flags", ()
+        ):  # the body was recorded decompressed: its Content-Encoding no longer holds
+            headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
         return ReplayItem(
             origin,
             decode_body(str(raw.get("body", "")), str(raw.get("body_encoding", "utf-8"))),
-            [(str(k), str(v)) for k, v in raw.get("headers", ())],
+            headers,
             str(raw.get("method", "POST")),
             request_id,
             str(raw["received_at"]),
