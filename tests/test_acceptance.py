@@ -104,3 +104,19 @@ def test_exported_curl_of_a_decoded_body_drops_its_content_encoding(tmp_path: Pa
         done = subprocess.run(["sh", "-c", exported.stdout], capture_output=True, timeout=30, check=False)
         assert done.returncode == 0, done.stderr
     assert endpoint.received.bodies == [body]
+
+
+@pytest.mark.parametrize("command", ["listen", "doctor"])
+@pytest.mark.parametrize("port", ["99999", "-5"])
+def test_a_port_out_of_range_is_bad_input_not_a_crash(command: str, port: str) -> None:
+    run = run_cli(command, "--no-tunnel", "--port", port)
+    assert run.exit_code == 7, run.stderr
+    assert "0 to 65535" in run.stderr and "unexpected" not in run.stderr
+
+
+def test_a_port_in_the_config_file_that_is_not_a_number_is_bad_input(tmp_path: Path) -> None:
+    config = tmp_path / "whatsable.toml"
+    config.write_text('port = "abc"\n')
+    run = run_cli("listen", "--no-tunnel", "--config", str(config))
+    assert run.exit_code == 7, run.stderr
+    assert "invalid port 'abc'" in run.stderr

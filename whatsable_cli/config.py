@@ -33,6 +33,17 @@ class Config:
             return flag_value
         return self.values.get(key, default)
 
+    def pick_port(self, flag_value: int | None, default: int) -> int:
+        """`--port` or the file's `port`: a TCP port number (0 = any free one), else bad input."""
+        value = self.pick(flag_value, "port", default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise BadInputError(
+                f"invalid port {value!r}: a port is a number from 0 to 65535",
+                hint="e.g. --port 4242, or --port 0 for a free one",
+                code="bad_port",
+            )
+        return value
+
 
 def find_config_file(explicit: Path | None = None) -> tuple[Path | None, bool]:
     """(path, project_local): --config, else ./whatsable.toml, else the user config dir."""

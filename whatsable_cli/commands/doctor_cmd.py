@@ -33,7 +33,7 @@ def doctor(
     settings = DoctorSettings(
         ngrok_path=config.pick(ngrok_path, "ngrok_path"),
         host=str(config.pick(host, "host", "127.0.0.1")),
-        port=int(config.pick(port, "port", 4242)),
+        port=config.pick_port(port, 4242),
         secret=config.pick(secret, "secret"),
         scheme=str(config.pick(scheme, "scheme", "auto")),
         record_dir=Path(recording).expanduser().parent if isinstance(recording, str | Path) else None,

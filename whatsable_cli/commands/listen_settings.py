@@ -112,7 +112,7 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
     path = str(config.pick(options.path, "path", "/webhook"))
     return ListenSettings(
         host=str(config.pick(options.host, "host", "127.0.0.1")),
-        port=int(config.pick(options.port, "port", DEFAULT_PORT)),
+        port=config.pick_port(options.port, DEFAULT_PORT),
         path=path if path.startswith("/") else "/" + path,
         record_path=_record_path(config, options.record, options.no_record),
         fsync=options.fsync,
