@@ -120,3 +120,12 @@ def test_a_port_in_the_config_file_that_is_not_a_number_is_bad_input(tmp_path: P
     run = run_cli("listen", "--no-tunnel", "--config", str(config))
     assert run.exit_code == 7, run.stderr
     assert "invalid port 'abc'" in run.stderr
+
+
+def test_replay_with_a_malformed_set_is_bad_input_before_anything_is_sent(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url, "--set", "nodot")
+    assert run.exit_code == 7, run.stdout + run.stderr
+    assert run.stderr.startswith("error: invalid --set 'nodot'") and "hint:" in run.stderr
+    assert endpoint.received.bodies == []

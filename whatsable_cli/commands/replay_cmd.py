@@ -56,6 +56,7 @@ def replay(
 ) -> None:
     """Re-send requests to URL: exit 0 all passed, 4 an answer failed --expect, 5 unreachable, 7 bad input."""
     from whatsable_cli.config import load_config
+    from whatsable_cli.fixtures import apply_overrides
     from whatsable_cli.query import build_filters
     from whatsable_cli.render.events import warn_skipped_line
     from whatsable_cli.render.replay import ReplayPrinter
@@ -65,6 +66,8 @@ def replay(
     from whatsable_cli.replay_stats import StatusExpectation, parse_rate
     from whatsable_cli.sources import iter_items, recording_path, resolve_sources
 
+    if sets:  # a malformed --set (no `=`, an empty key) is bad input before anything is read or sent
+        apply_overrides({}, sets)
     config = load_config(config_path)
     specs = [*(sources or []), *([str(record)] if record else [])]
     resolved = resolve_sources(specs or [str(recording_path(None))])
