@@ -71,17 +71,13 @@ def no_verification(received: Received) -> Handler:
 
 
 def always_500(received: Received) -> Handler:
+    return status(500, received, text="Internal Server Error")
+
+
+def status(code: int, received: Received, headers: dict[str, str] | None = None, text: str | None = None) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         _record(received, request, await request.read())
-        return web.Response(status=500, text="Internal Server Error")
-
-    return handler
-
-
-def status(code: int, received: Received, headers: dict[str, str] | None = None) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        _record(received, request, await request.read())
-        return web.Response(status=code, headers=headers)
+        return web.Response(status=code, headers=headers, text=text)
 
     return handler
 
