@@ -129,3 +129,11 @@ def test_replay_with_a_malformed_set_is_bad_input_before_anything_is_sent(tmp_pa
     assert run.exit_code == 7, run.stdout + run.stderr
     assert run.stderr.startswith("error: invalid --set 'nodot'") and "hint:" in run.stderr
     assert endpoint.received.bodies == []
+
+
+def test_fixtures_list_at_80_columns_shows_every_name_whole() -> None:
+    run = run_cli("fixtures", "list", env={"COLUMNS": "80"})
+    assert run.exit_code == 0
+    assert all(len(line) <= 80 for line in run.stdout.splitlines())
+    for name in ("message_status/delivered", "incoming_message/location", "incoming_message/document"):
+        assert name in run.stdout

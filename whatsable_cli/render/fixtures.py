@@ -20,7 +20,7 @@ def _summary(fixture: Fixture) -> str:
         suffix = f" (error {error.get('code')})" if isinstance(error, dict) else ""
         return f"status={parsed.status}{suffix}"
     text = str(parsed.field("last_message_of_user") or "")
-    return f"{parsed.field('message_type')}: {text[:40]}"
+    return f"{parsed.field('message_type')}: {text[:40]}" + ("…" if len(text) > 40 else "")
 
 
 def render_fixture_list(fixtures: list[Fixture], *, json_output: bool) -> None:
@@ -37,12 +37,13 @@ def render_fixture_list(fixtures: list[Fixture], *, json_output: bool) -> None:
             )
         return
     table = Table(title="Bundled fixtures", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("variant", no_wrap=True)
-    table.add_column("summary", no_wrap=True, overflow="ellipsis")
+    # The name is what `fixtures show`, `send-test --fixture` and `replay` take: it is never cut. It already
+    # says the event and the variant, so on a narrow terminal only the summary gives way.
+    name_width = max((len(fixture.name) for fixture in fixtures), default=4)
+    table.add_column("name", no_wrap=True, min_width=name_width)
+    table.add_column("summary")
     for fixture in fixtures:
-        table.add_row(fixture.name, fixture.event, fixture.variant, _summary(fixture))
+        table.add_row(fixture.name, _summary(fixture))
     stdout_console().print(table)
 
 
