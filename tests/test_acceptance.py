@@ -137,3 +137,21 @@ def test_fixtures_list_at_80_columns_shows_every_name_whole() -> None:
     assert all(len(line) <= 80 for line in run.stdout.splitlines())
     for name in ("message_status/delivered", "incoming_message/location", "incoming_message/document"):
         assert name in run.stdout
+
+
+def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_line() -> None:
+    # A CI log is 80 columns: a hint column there wrapped a word per line (80 lines for 10 checks).
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        narrow = run_cli("send-test", endpoint.url, "--secret", "s3cret", env={"COLUMNS": "80"})
+        wide = run_cli("send-test", endpoint.url, "--secret", "s3cret", env={"COLUMNS": "160"})
+    assert narrow.exit_code == wide.exit_code == 4
+    lines = narrow.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│├└"]
+    assert len(table) == 17 and all(len(line) <= 80 for line in table)  # 10 checks, one row each, + 7 rules
+    failure = next(line for line in lines if line.startswith("✗ FAIL tampered body"))
+    assert "your endpoint accepted a forged event" in failure
+    assert lines[lines.index(failure) + 1].strip().startswith("hint: compute the HMAC")
+    assert lines[-1].startswith("FAIL: 10 checks") and lines[-1].endswith("(exit 4)")
+    assert "hint" in wide.stdout.splitlines()[2] and not any(
+        line.startswith("✗ FAIL") for line in wide.stdout.splitlines()
+    )

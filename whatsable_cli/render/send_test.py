@@ -87,34 +87,60 @@ def _short_request(label: str) -> str:
     return variant if sep and event in EVENT_TYPES else label
 
 
+# Below this width (a CI log is 80 columns) a hint column would wrap a word per line: the hints go under the table.
+WIDE_TABLE_COLUMNS = 120
+
+
 def render_report(report: Report, *, json_output: bool) -> None:
     if json_output:
         print_json(report_to_dict(report))
         return
+    console = stdout_console()
+    wide = console.width >= WIDE_TABLE_COLUMNS
+    console.print(_results_table(report, with_hints=wide))
+    if not wide:
+        for line in _detail_lines(report.outcomes):
+            console.print(line, soft_wrap=True)  # one long line each: a CI log viewer wraps it, grep finds it
+    colour = "green" if report.exit_code is ExitCode.OK else "bold red"
+    console.print(f"[{colour}]{escape(report.summary)}[/]", soft_wrap=True)
+
+
+def _results_table(report: Report, *, with_hints: bool) -> Table:
     table = Table(title=f"send-test {escape(report.url)}", title_justify="left", show_lines=False)
-    # Only the hint wraps freely, so the table stays readable at 80 columns (a CI log's default).
     table.add_column("check", max_width=24)
     table.add_column("request", max_width=20, overflow="fold")
     for column in ("status", "time", "verdict"):
         table.add_column(column, no_wrap=True)
-    table.add_column("hint", ratio=1)
+    if with_hints:
+        table.add_column("hint", ratio=1)  # only the hint wraps freely
     outcomes = report.outcomes
     for index, outcome in enumerate(outcomes):
-        detail = escape(outcome.message) + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else "")
-        last_of_group = index + 1 == len(outcomes) or outcomes[index + 1].check.group != outcome.check.group
-        table.add_row(
+        cells = [
             escape(outcome.check.name),
             escape(_short_request(outcome.check.request)),
             _status(outcome),
-            _time(outcome),
+            _time(outcome) if with_hints else _time(outcome).split("\n")[0],
             VERDICT_MARKS[outcome.verdict],
-            detail,
-            end_section=last_of_group,  # a rule between groups: deliveries, forgeries, duplicates, ordering
-        )
-    console = stdout_console()
-    console.print(table)
-    colour = "green" if report.exit_code is ExitCode.OK else "bold red"
-    console.print(f"[{colour}]{escape(report.summary)}[/]")
+        ]
+        if with_hints:
+            cells.append(escape(outcome.message) + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else ""))
+        last_of_group = index + 1 == len(outcomes) or outcomes[index + 1].check.group != outcome.check.group
+        # a rule between groups: deliveries, forgeries, duplicates, ordering
+        table.add_row(*cells, end_section=last_of_group)
+    return table
+
+
+def _detail_lines(outcomes: list[Outcome]) -> list[str]:
+    """What the narrow table leaves out: the message and hint of every check that did not simply pass."""
+    lines = []
+    for outcome in outcomes:
+        if outcome.verdict is Verdict.PASS and not outcome.hint:
+            continue
+        name = f"{outcome.check.name} [{_short_request(outcome.check.request)}]"
+        lines.append(f"{VERDICT_MARKS[outcome.verdict]} {escape(name)}: {escape(outcome.message)}")
+        if outcome.hint:
+            lines.append(f"    [dim]hint:[/] {escape(outcome.hint)}")
+    return lines
 
 
 def render_dry_run(requests: list[tuple[Check, OutboundRequest]], *, show_secrets: bool, json_output: bool) -> None:
