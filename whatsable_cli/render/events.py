@@ -141,7 +141,7 @@ def render_event_detail(
     for name, value in shown_headers(request.headers, show_secrets=show_secrets):
         console.print(f"  {escape(name)}: {escape(value)}", soft_wrap=True)
     console.print("\n[bold]body[/]")
-    _print_body(console, request, parsed)
+    _print_body(console, request)
     if parsed.data is not None and "last_messages" in parsed.data:
         console.print("\n[bold]transcript[/] (last_messages)")
         for message in decode_last_messages(parsed.data):
@@ -172,7 +172,7 @@ def _print_summary(console: Console, request: RecordedRequest, parsed: ParsedEve
         console.print(f"{label:<10} {escape(value)}", soft_wrap=True)
 
 
-def _print_body(console: Console, request: RecordedRequest, parsed: ParsedEvent) -> None:
+def _print_body(console: Console, request: RecordedRequest) -> None:
     if request.body_omitted:
         console.print("  (not recorded: over the size limit)")
         return
