@@ -155,3 +155,16 @@ def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_
     assert "hint" in wide.stdout.splitlines()[2] and not any(
         line.startswith("✗ FAIL") for line in wide.stdout.splitlines()
     )
+
+
+def test_listen_banner_says_how_to_send_a_test_event() -> None:
+    from whatsable_cli.listen_model import ListenInfo, Routing
+    from whatsable_cli.render.listen import banner
+
+    info = ListenInfo("127.0.0.1", 4242, "/webhook", None, False, "auto", False, Routing((), ()), "relay", frozenset())
+    assert any(
+        "Try it       [bold]whatsable send-test http://127.0.0.1:4242/webhook[/]" in line for line in banner(info)
+    )
+    signed = ListenInfo("0.0.0.0", 5000, "/in", None, True, "standard", True, Routing((), ()), "relay", frozenset())
+    expected = 'whatsable send-test http://127.0.0.1:5000/in --secret "$WHATSABLE_SECRET" --scheme standard'
+    assert any(expected in line for line in banner(signed))

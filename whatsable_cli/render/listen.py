@@ -40,8 +40,19 @@ def banner(info: ListenInfo) -> list[str]:
     if info.event_filter:
         lines.append(f"  Showing      only {', '.join(sorted(info.event_filter))} (everything is recorded)")
     lines.append(f"  Health       {escape(info.health_url)}")
+    lines.append(f"  Try it       [bold]{escape(_try_it(info))}[/]  (in another terminal)")
     lines.append("[dim]Ctrl-C to stop[/]")
     return lines
+
+
+def _try_it(info: ListenInfo) -> str:
+    """The next step on a first run: a command that sends signed test events here (the secret never shown)."""
+    command = f"whatsable send-test {info.local_webhook_url}"
+    if info.secret_set:
+        command += ' --secret "$WHATSABLE_SECRET"'
+        if info.scheme not in ("auto", "whatsable"):
+            command += f" --scheme {info.scheme}"
+    return command
 
 
 def _forwarding_lines(info: ListenInfo) -> list[str]:
