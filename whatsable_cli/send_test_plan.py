@@ -20,6 +20,7 @@ from whatsable_cli.sender import USER_AGENT, OutboundRequest
 from whatsable_cli.signing import Clock, get_scheme, sign
 from whatsable_cli.validate import Check
 
+DEFAULT_HEADERS = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))
 FORGED_SKEW_S = 600  # 10 minutes: well outside the ±300 s every timestamped scheme allows
 
 
@@ -178,8 +179,7 @@ class RequestFactory:
         """Defaults, then -H (replacing a default of the same name), then the signature headers."""
         extra = {name.lower() for name, _ in self.settings.headers}
         signing = {name.lower() for name in signature}
-        headers = [(k, v) for k, v in (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))]
-        headers = [(k, v) for k, v in headers if k.lower() not in extra]
+        headers = [(k, v) for k, v in DEFAULT_HEADERS if k.lower() not in extra]
         headers += [(k, v) for k, v in self.settings.headers if k.lower() not in signing]
         headers += signature.items()
         return OutboundRequest("POST", self.settings.url, headers, body)
