@@ -167,4 +167,8 @@ def test_listen_banner_says_how_to_send_a_test_event() -> None:
     )
     signed = ListenInfo("0.0.0.0", 5000, "/in", None, True, "standard", True, Routing((), ()), "relay", frozenset())
     expected = 'whatsable send-test http://127.0.0.1:5000/in --secret "$WHATSABLE_SECRET" --scheme standard'
+    tunnel = ListenInfo(
+        "127.0.0.1", 1, "/in", None, False, "auto", False, Routing((), ()), "relay", frozenset(), "https://x.ngrok.app"
+    )
+    assert any("whatsable send-test https://x.ngrok.app/in[/]" in line for line in banner(tunnel))  # the whole path
     assert any(expected in line for line in banner(signed))

@@ -47,7 +47,7 @@ def banner(info: ListenInfo) -> list[str]:
 
 def _try_it(info: ListenInfo) -> str:
     """The next step on a first run: a command that sends signed test events here (the secret never shown)."""
-    command = f"whatsable send-test {info.local_webhook_url}"
+    command = f"whatsable send-test {info.public_webhook_url or info.local_webhook_url}"  # through the tunnel
     if info.secret_set:
         command += ' --secret "$WHATSABLE_SECRET"'
         if info.scheme not in ("auto", "whatsable"):
