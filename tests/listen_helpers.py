@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import select
@@ -27,6 +28,11 @@ from whatsable_cli.store import iter_entries
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEADLINE = 10.0
+
+
+def listen_settings(tmp_path: Path, **changes: Any) -> ListenSettings:
+    """A listener on a free port, recording to tmp_path/rec.jsonl; keyword arguments change any other setting."""
+    return dataclasses.replace(ListenSettings(port=0, record_path=tmp_path / "rec.jsonl"), **changes)
 
 
 def fixture_bytes(name: str) -> bytes:

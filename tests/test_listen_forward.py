@@ -8,19 +8,18 @@ import shutil
 import ssl
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.listen_helpers import TargetApp, fixture_bytes, free_port, running_listener
+from tests.listen_helpers import TargetApp, fixture_bytes, free_port, listen_settings, running_listener
 from whatsable_cli.forwarder import RetryPolicy, Routing
 from whatsable_cli.listen_model import RESPOND_200, ListenSettings
 
 
-def settings(tmp_path: Path, routing: Routing, **overrides: object) -> ListenSettings:
-    values: dict[str, object] = {"port": 0, "record_path": tmp_path / "rec.jsonl", "routing": routing}
-    values.update(overrides)
-    return ListenSettings(**values)  # type: ignore[arg-type]
+def settings(tmp_path: Path, routing: Routing, **overrides: Any) -> ListenSettings:
+    return listen_settings(tmp_path, routing=routing, **overrides)
 
 
 async def test_forwarded_body_is_byte_identical_with_original_headers(tmp_path: Path) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
 import pytest
 
-from tests.listen_helpers import fixture_bytes, running_listener
+from tests.listen_helpers import fixture_bytes, listen_settings, running_listener
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.server import HEALTH_PATH
@@ -24,10 +25,8 @@ VECTOR_BODY = (
 VECTOR_SIGNATURE = "6ecbc27ad2de17fc5c5d9eb9e3a4759288a4915a7f88ad9fa54b3b8335903edf"
 
 
-def settings(tmp_path: Path, **overrides: object) -> ListenSettings:
-    values: dict[str, object] = {"port": 0, "record_path": tmp_path / "rec.jsonl", "secret": SECRET}
-    values.update(overrides)
-    return ListenSettings(**values)  # type: ignore[arg-type]
+def settings(tmp_path: Path, **overrides: Any) -> ListenSettings:
+    return listen_settings(tmp_path, **{"secret": SECRET, **overrides})
 
 
 async def test_signed_event_is_recorded_verified_and_acknowledged(tmp_path: Path) -> None:
