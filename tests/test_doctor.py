@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return install_fake_agent(tmp_path / "bin")
 
 
-def checks_of(run_stdout: str) -> dict[str, dict[str, object]]:
+def checks_of(run_stdout: str) -> dict[str, dict[str, Any]]:
     report = json.loads(run_stdout)
     return {check["name"]: check for check in report["checks"]}
 
@@ -32,7 +33,7 @@ def test_all_good_exits_0(agent: Path) -> None:
     run = run_cli("doctor", "--ngrok-path", str(agent), "--port", "0", "--secret", secret, "--json")
     checks = checks_of(run.stdout)
     assert checks["ngrok agent"]["status"] == OK
-    assert checks["ngrok version"]["detail"].startswith("3.30.0")  # type: ignore[union-attr]
+    assert checks["ngrok version"]["detail"].startswith("3.30.0")
     assert checks["ngrok authtoken"]["status"] == OK
     assert "from NGROK_AUTHTOKEN" in str(checks["ngrok authtoken"]["detail"])
     assert checks["signing secret"]["status"] == OK

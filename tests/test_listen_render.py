@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from rich.console import Console
@@ -63,9 +64,9 @@ def consoles(*, terminal: bool = False) -> tuple[Console, Console, StringIO, Str
     )
 
 
-def render(mode: str, reports: Sequence[EventReport], **kwargs: object) -> tuple[str, str]:
+def render(mode: str, reports: Sequence[EventReport], **kwargs: Any) -> tuple[str, str]:
     out_console, err_console, out, err = consoles()
-    renderer = ListenRenderer(mode, out_console, err_console, **kwargs)  # type: ignore[arg-type]
+    renderer = ListenRenderer(mode, out_console, err_console, **kwargs)
     for item in reports:
         renderer.event(item)
     renderer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,10 +17,10 @@ from whatsable_cli.tunnel_log import RECENT_AGENT_LINES
 TOKEN = "2bXsecretTOKENvalue_abcdefghijklmnop"
 
 
-def failing_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, **settings: object) -> TunnelError:
+def failing_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, **settings: Any) -> TunnelError:
     agent_env(monkeypatch, tmp_path / "agent.jsonl", scenario=scenario, token=TOKEN)
     agent = install_fake_agent(tmp_path / "bin")
-    tunnel = NgrokTunnel(TunnelSettings(ngrok_path=str(agent), **settings))  # type: ignore[arg-type]
+    tunnel = NgrokTunnel(TunnelSettings(ngrok_path=str(agent), **settings))
     with pytest.raises(TunnelError) as caught:
         tunnel.open(9)
     tunnel.close()
@@ -147,7 +148,8 @@ def test_binary_missing_and_no_network(
     ("field", "value"), [("domain", "not a domain"), ("basic_auth", "nocolon"), ("basic_auth", "dev:short")]
 )
 def test_bad_options_are_bad_input(field: str, value: str, tmp_path: Path) -> None:
-    tunnel = NgrokTunnel(TunnelSettings(**{field: value}))  # type: ignore[arg-type]
+    bad: dict[str, Any] = {field: value}
+    tunnel = NgrokTunnel(TunnelSettings(**bad))
     with pytest.raises(BadInputError) as caught:
         tunnel.open(9)
     assert caught.value.exit_code == 7
