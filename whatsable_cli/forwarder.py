@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -235,8 +235,7 @@ class Forwarder:
     async def close(self, timeout: float) -> dict[str, int]:
         """Give each waiting target one more try (bounded), then stop; returns what is still undelivered."""
         self._closing.set()
-        workers: Iterable[asyncio.Task[None]] = [t.worker for t in self._targets.values() if t.worker]
-        workers = [w for w in workers if not w.done()]
+        workers = [t.worker for t in self._targets.values() if t.worker is not None and not t.worker.done()]
         if workers:
             _, still_running = await asyncio.wait(workers, timeout=timeout)
             for task in still_running:
