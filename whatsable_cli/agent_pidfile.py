@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from whatsable_cli.paths import data_dir
 
@@ -29,7 +30,7 @@ class AgentRecord:
 class Leftover:
     """What the start-up check found: nothing, an agent it stopped, or one it must leave alone."""
 
-    status: str  # "none", "stopped", "running_elsewhere", "unstoppable"
+    status: Literal["none", "stopped", "running_elsewhere", "unstoppable"]
     pid: int = 0
     owner_pid: int = 0
 

@@ -8,13 +8,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class TunnelNotice:
     """Something the user should see about the tunnel; the listen renderer prints it on stderr."""
 
-    kind: str  # "info", "warning", "down" or "recovered"
+    kind: Literal["info", "warning", "down", "recovered"]
     message: str
 
 
