@@ -12,13 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final, Literal
 
 from whatsable_cli import agent_pidfile, ngrok_agent
 from whatsable_cli.errors import ExitCode, WhatsableError
 from whatsable_cli.paths import recordings_dir
 from whatsable_cli.signing import WHSEC_PREFIX, decode_whsec, get_scheme
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+Status = Literal["ok", "warn", "fail"]
+OK: Final = "ok"
+WARN: Final = "warn"
+FAIL: Final = "fail"
 # Before this the clock is surely wrong (this tool did not exist); far beyond it, too.
 EARLIEST_PLAUSIBLE = datetime(2025, 1, 1, tzinfo=UTC)
 LATEST_PLAUSIBLE = datetime(2045, 1, 1, tzinfo=UTC)
@@ -29,7 +33,7 @@ class Check:
     """One finding. `tunnel` findings that fail mean the tunnel cannot work (exit 6); others exit 7."""
 
     name: str
-    status: str
+    status: Status
     detail: str
     fix: str | None = None
     tunnel: bool = False
