@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from tests import endpoints
 from tests.helpers import run_cli
-from tests.recordings import recorded, status_body, write_recording
+from tests.recordings import incoming_body, recorded, status_body, write_recording
 
 
 def test_a_reader_that_stops_early_is_not_an_error() -> None:
@@ -172,3 +173,21 @@ def test_listen_banner_says_how_to_send_a_test_event() -> None:
     )
     assert any("whatsable send-test https://x.ngrok.app/in[/]" in line for line in banner(tunnel))  # the whole path
     assert any(expected in line for line in banner(signed))
+
+
+def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visible(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The full layout needs 77 columns before the summary: at 80 the summary was cut to "su…".
+    from whatsable_cli.query import EventRow
+    from whatsable_cli.render import events as render
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(render, "stdout_console", lambda: Console(file=terminal, force_terminal=True, width=80))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    duplicate = recorded(2, incoming_body(2, phone="8801734363287"))
+    duplicate.flags = ["duplicate"]
+    assert render.render_event_rows([EventRow(duplicate)], json_output=False) == 1
+    lines = Text.from_ansi(terminal.getvalue()).plain.splitlines()
+    assert lines[0].split() == ["id", "received", "(UTC)", "signature", "forwards", "summary"]
+    assert "[duplicate] +8801734363287: " in lines[1] and len(lines[1]) <= 80

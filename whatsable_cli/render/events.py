@@ -18,6 +18,10 @@ from whatsable_cli.render.console import print_json, print_warning, stderr_conso
 
 SHORT_ID = 8
 _COLUMNS = (("id", SHORT_ID), ("received (UTC)", 19), ("event", 16), ("signature", 10), ("forwards", 14))
+# A terminal under 120 columns: no event column (the summary starts with the status, or the sender's +phone),
+# the time without the year, so the summary keeps about 35 characters at 80 columns instead of none.
+_NARROW_COLUMNS = (("id", SHORT_ID), ("received (UTC)", 14), ("signature", 9), ("forwards", 8))
+_NARROW_BELOW = 120
 _SIGNATURE_STYLE = {"verified": "green", "failed": "bold red", "unsigned": "yellow", "unchecked": "dim"}
 
 
@@ -64,23 +68,31 @@ def row_json(row: EventRow) -> dict[str, Any]:
     }
 
 
-def _cells(row: EventRow) -> list[str]:
+def _cells(row: EventRow, *, flags_first: bool = False) -> list[str]:
     request, parsed = row.request, parse_body(row.request.body_bytes)
     signature = request.signature.result if request.signature else "-"
-    flags = f" [{','.join(request.flags)}]" if request.flags else ""
+    flags = f"[{','.join(request.flags)}]" if request.flags else ""
+    summary = key_field(parsed)
+    if flags:  # first where the line may be cut short: [duplicate] and [rejected] matter more than a message id
+        summary = f"{flags} {summary}" if flags_first else f"{summary} {flags}"
     return [
         request.id[:SHORT_ID],
         _time(request.received_at),
         request.event_type or parsed.kind,
         signature,
         _forward_text(row.forwards),
-        key_field(parsed) + flags,
+        summary,
     ]
 
 
-def _line(cells: list[str]) -> str:
-    fixed = [cell.ljust(width) for cell, (_, width) in zip(cells, _COLUMNS, strict=False)]
-    return "  ".join([*fixed, *cells[len(_COLUMNS) :]])
+def _line(cells: list[str], columns: tuple[tuple[str, int], ...] = _COLUMNS) -> str:
+    fixed = [cell.ljust(width) for cell, (_, width) in zip(cells, columns, strict=False)]
+    return "  ".join([*fixed, *cells[len(columns) :]])
+
+
+def _narrow(cells: list[str]) -> list[str]:
+    row_id, received, _event, signature, forwards, summary = cells
+    return [row_id, received[5:], signature, forwards, summary]
 
 
 def render_event_rows(rows: Iterable[EventRow], *, json_output: bool) -> int:
@@ -93,15 +105,18 @@ def render_event_rows(rows: Iterable[EventRow], *, json_output: bool) -> int:
         return count
     tty = sys.stdout.isatty()
     console = stdout_console()
-    header = _line([name for name, _ in _COLUMNS] + ["summary"])
+    narrow = tty and console.width < _NARROW_BELOW  # a pipe always gets the full, stable layout
+    columns = _NARROW_COLUMNS if narrow else _COLUMNS
+    header = _line([name for name, _ in columns] + ["summary"], columns)
     for row in rows:
         if count == 0:
             _write(console, f"[bold]{escape(header)}[/]" if tty else header, tty)
-        cells = _cells(row)
-        line = _line(cells)
+        cells = _cells(row, flags_first=narrow)
+        signature = cells[3]
+        line = _line(_narrow(cells) if narrow else cells, columns)
         if tty:
-            style = _SIGNATURE_STYLE.get(cells[3], "")
-            line = escape(line).replace(cells[3], f"[{style}]{cells[3]}[/]", 1) if style else escape(line)
+            style = _SIGNATURE_STYLE.get(signature, "")
+            line = escape(line).replace(signature, f"[{style}]{signature}[/]", 1) if style else escape(line)
         _write(console, line, tty)
         count += 1
     if count == 0:
