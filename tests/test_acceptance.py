@@ -191,3 +191,30 @@ def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visibl
     lines = Text.from_ansi(terminal.getvalue()).plain.splitlines()
     assert lines[0].split() == ["id", "received", "(UTC)", "signature", "forwards", "summary"]
     assert "[duplicate] +8801734363287: " in lines[1] and len(lines[1]) <= 80
+
+
+@pytest.mark.parametrize(
+    ("option", "typo", "valid"),
+    [("--status", "deliverd", "sent, delivered, read, failed"), ("--event", "incomming_message", "message_status")],
+)
+@pytest.mark.parametrize("command", ["events list", "replay"])
+def test_a_filter_value_that_can_never_match_is_bad_input(
+    tmp_path: Path, command: str, option: str, typo: str, valid: str
+) -> None:
+    # It answered "no recorded requests match" (exit 0): a typo looked like an empty recording.
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    extra = ["--to", "http://127.0.0.1:9/"] if command == "replay" else ["--record"]
+    run = run_cli(*command.split(), *extra, str(path), option, typo)
+    assert run.exit_code == 7, run.stdout + run.stderr
+    assert f"error: unknown {option} '{typo}'" in run.stderr and valid in run.stderr
+
+
+def test_listen_warns_about_an_event_type_whatsable_does_not_send() -> None:
+    from whatsable_cli.commands.listen_settings import ListenOptions, listen_settings
+    from whatsable_cli.config import Config
+
+    config = Config()
+    options = ListenOptions(event=["incomming_message"], route=["message_status=http://127.0.0.1:3000/s"])
+    settings = listen_settings(config, options)
+    assert settings.event_filter == frozenset({"incomming_message"})  # a future event type must still work
+    assert len(config.warnings) == 1 and "--event 'incomming_message' is not an event type" in config.warnings[0]

@@ -11,7 +11,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.events import ForwardRecord, ParsedEvent, RecordedRequest, parse_body
+from whatsable_cli.events import (
+    EVENT_TYPES,
+    KIND_NOT_JSON,
+    KIND_UNKNOWN,
+    STATUSES,
+    ForwardRecord,
+    ParsedEvent,
+    RecordedRequest,
+    parse_body,
+)
 from whatsable_cli.store import Entry
 
 T = TypeVar("T")
@@ -44,6 +53,16 @@ class Filters:
 def _split(values: Iterable[str] | None) -> tuple[str, ...]:
     """Repeated options and comma-separated lists both work: --event a --event b, --event a,b."""
     return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
+def _known(option: str, values: tuple[str, ...], valid: tuple[str, ...]) -> tuple[str, ...]:
+    """A typo (`--status deliverd`) would match nothing and look like an empty recording: bad input instead."""
+    for value in values:
+        if value not in valid:
+            raise BadInputError(
+                f"unknown {option} {value!r}", hint=f"valid values: {', '.join(valid)}", code="invalid_filter"
+            )
+    return values
 
 
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
@@ -88,8 +107,8 @@ def build_filters(
     if last is not None and last < 1:
         raise BadInputError(f"--last must be at least 1, not {last}", hint="e.g. --last 20", code="invalid_last")
     return Filters(
-        events=_split(events),
-        statuses=_split(statuses),
+        events=_known("--event", _split(events), (*EVENT_TYPES, KIND_UNKNOWN, KIND_NOT_JSON)),
+        statuses=_known("--status", _split(statuses), STATUSES),
         since=parse_time(since, now=now) if since else None,
         until=parse_time(until, now=now) if until else None,
         where=tuple(conditions),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from whatsable_cli.commands.options import parse_headers
 from whatsable_cli.config import Config
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
 from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, parse_route
 from whatsable_cli.listen_model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
 from whatsable_cli.paths import new_recording_path
@@ -110,6 +111,8 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
             f"unknown --respond {respond!r}", hint="use --respond relay or --respond 200", code="bad_respond"
         )
     path = str(config.pick(options.path, "path", "/webhook"))
+    config.warnings += _unknown_event_warnings("--event", options.event or ())
+    config.warnings += _unknown_event_warnings("--route", [event for event, _ in routes])
     return ListenSettings(
         host=str(config.pick(options.host, "host", "127.0.0.1")),
         port=config.pick_port(options.port, DEFAULT_PORT),
@@ -130,6 +133,18 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
         retry=RetryPolicy(initial=options.retry_backoff),
         public_url=options.public_url,
     )
+
+
+def _unknown_event_warnings(option: str, events: Iterable[str]) -> list[str]:
+    """A typo (`--event incomming_message`) would silently hide or misroute every event; a new event type
+    WhatsAble adds later still matches by its name, so this warns rather than refuses."""
+    known = (*EVENT_TYPES, KIND_UNKNOWN, KIND_NOT_JSON)
+    return [
+        f"{option} {event!r} is not an event type WhatsAble sends ({', '.join(EVENT_TYPES)}): "
+        f'only a payload whose "event" is exactly {event!r} will match'
+        for event in dict.fromkeys(events)
+        if event not in known
+    ]
 
 
 def tunnel_settings(config: Config, options: ListenOptions, path: str) -> TunnelSettings | None:
