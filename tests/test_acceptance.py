@@ -218,3 +218,16 @@ def test_listen_warns_about_an_event_type_whatsable_does_not_send() -> None:
     settings = listen_settings(config, options)
     assert settings.event_filter == frozenset({"incomming_message"})  # a future event type must still work
     assert len(config.warnings) == 1 and "--event 'incomming_message' is not an event type" in config.warnings[0]
+
+
+def test_events_list_and_replay_say_which_recording_they_read_by_default() -> None:
+    # The newest recording can be a run that received nothing: "0 of 0" without a file name is a puzzle.
+    from whatsable_cli.paths import new_recording_path
+
+    path = write_recording(new_recording_path(), [recorded(1, status_body(1))])
+    listed = run_cli("events", "list")
+    assert listed.exit_code == 0 and f"the newest recording: {path}" in listed.stderr
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        replayed = run_cli("replay", "--to", endpoint.url)
+    assert replayed.exit_code == 0 and f"replaying the newest recording: {path}" in replayed.stderr
+    assert len(endpoint.received.bodies) == 1

@@ -42,12 +42,16 @@ def list_command(
 ) -> None:
     """List recorded requests: id, time, event, signature, forward results and the key field."""
     from whatsable_cli.query import build_filters, event_rows
+    from whatsable_cli.render.console import print_note
     from whatsable_cli.render.events import render_event_rows, warn_skipped_line
     from whatsable_cli.sources import recording_path
     from whatsable_cli.store import iter_entries
 
     filters = build_filters(events=event, statuses=status, since=since, until=until, where=where, last=last)
-    entries = iter_entries(recording_path(record), strict=strict, on_skip=warn_skipped_line)
+    path = recording_path(record)
+    if record is None:  # say which run is shown: the newest recording may be a run that received nothing
+        print_note(f"the newest recording: {path}")
+    entries = iter_entries(path, strict=strict, on_skip=warn_skipped_line)
     render_event_rows(event_rows(entries, filters), json_output=json_output)
 
 

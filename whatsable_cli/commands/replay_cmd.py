@@ -58,6 +58,7 @@ def replay(
     from whatsable_cli.config import load_config
     from whatsable_cli.fixtures import apply_overrides
     from whatsable_cli.query import build_filters
+    from whatsable_cli.render.console import print_note
     from whatsable_cli.render.events import warn_skipped_line
     from whatsable_cli.render.replay import ReplayPrinter
     from whatsable_cli.replay import ReplaySettings, exit_code
@@ -70,7 +71,10 @@ def replay(
         apply_overrides({}, sets)
     config = load_config(config_path)
     specs = [*(sources or []), *([str(record)] if record else [])]
-    resolved = resolve_sources(specs or [str(recording_path(None))])
+    if not specs:  # say which run is replayed: the newest recording may be a run that received nothing
+        specs = [str(recording_path(None))]
+        print_note(f"replaying the newest recording: {specs[0]}")
+    resolved = resolve_sources(specs)
     secret_value = config.pick(secret, "secret")
     settings = ReplaySettings(
         url=to,

@@ -33,6 +33,11 @@ def print_warning(message: str, console: Console | None = None) -> None:
     (console or stderr_console()).print(f"[yellow]warning:[/] {escape(message)}")
 
 
+def print_note(message: str, console: Console | None = None) -> None:
+    """Context worth a glance (which file was read), on stderr and dimmed: not a problem."""
+    (console or stderr_console()).print(escape(message), style="dim")
+
+
 def print_json(value: Any) -> None:
     """One JSON document (or one NDJSON line) on stdout, no colour, no wrapping."""
     sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
