@@ -231,3 +231,10 @@ def test_events_list_and_replay_say_which_recording_they_read_by_default() -> No
         replayed = run_cli("replay", "--to", endpoint.url)
     assert replayed.exit_code == 0 and f"replaying the newest recording: {path}" in replayed.stderr
     assert len(endpoint.received.bodies) == 1
+
+
+def test_events_export_to_a_url_that_is_not_http_is_bad_input(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    run = run_cli("events", "export", "0001", "--record", str(path), "--to", "localhost:3000/hook")
+    assert run.exit_code == 7 and run.stdout == ""
+    assert "error: --to 'localhost:3000/hook' is not an http(s) URL" in run.stderr
