@@ -238,3 +238,20 @@ def test_events_export_to_a_url_that_is_not_http_is_bad_input(tmp_path: Path) ->
     run = run_cli("events", "export", "0001", "--record", str(path), "--to", "localhost:3000/hook")
     assert run.exit_code == 7 and run.stdout == ""
     assert "error: --to 'localhost:3000/hook' is not an http(s) URL" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send-test", "http://127.0.0.1:9/", "--max-latency", "-1"],
+        ["listen", "--no-tunnel", "--forward-timeout", "-1"],
+        ["listen", "--no-tunnel", "--retry-backoff", "0"],
+        ["listen", "--no-tunnel", "--tolerance", "-5"],
+        ["verify", "-", "--tolerance", "-5"],
+    ],
+)
+def test_a_negative_duration_is_a_usage_error(args: list[str]) -> None:
+    # --max-latency -1 failed every answer as too slow; --forward-timeout -1 timed out every forward.
+    run = run_cli(*args, input="{}")
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "Invalid value" in run.stderr

@@ -45,7 +45,8 @@ def listen(
         ),
     ] = None,
     forward_timeout: Annotated[
-        float, typer.Option("--forward-timeout", help="Seconds per forward.", rich_help_panel="Forwarding")
+        float,
+        typer.Option("--forward-timeout", min=0.001, help="Seconds per forward.", rich_help_panel="Forwarding"),
     ] = 10.0,
     skip_verify: Annotated[
         bool,
@@ -67,7 +68,10 @@ def listen(
     retry_backoff: Annotated[
         float,
         typer.Option(
-            "--retry-backoff", help="First wait (s) before redelivering to a down target.", rich_help_panel="Forwarding"
+            "--retry-backoff",
+            min=0.001,
+            help="First wait (s) before redelivering to a down target.",
+            rich_help_panel="Forwarding",
         ),
     ] = 0.5,
     secret: SecretOption = None,
@@ -81,7 +85,7 @@ def listen(
         ),
     ] = None,
     tolerance: Annotated[
-        int, typer.Option(help="Allowed timestamp skew in seconds.", rich_help_panel="Signatures")
+        int, typer.Option(min=0, help="Allowed timestamp skew in seconds.", rich_help_panel="Signatures")
     ] = 300,
     require_signature: Annotated[
         bool,

@@ -80,7 +80,9 @@ def send_test(
     max_latency: Annotated[
         float | None,
         typer.Option(
-            help="Fail an answer slower than this many seconds (default: warn above 5).", rich_help_panel=CHECKS
+            min=0.001,
+            help="Fail an answer slower than this many seconds (default: warn above 5).",
+            rich_help_panel=CHECKS,
         ),
     ] = None,
     security_checks: Annotated[

@@ -29,7 +29,7 @@ def verify(
     ] = None,
     secret: SecretOption = None,
     scheme: AutoSchemeOption = None,
-    tolerance: Annotated[int, typer.Option(help="Allowed timestamp skew in seconds.")] = 300,
+    tolerance: Annotated[int, typer.Option(min=0, help="Allowed timestamp skew in seconds.")] = 300,
     at: Annotated[
         float | None, typer.Option("--at", help="Verify as if now were this Unix time (old payloads).")
     ] = None,
