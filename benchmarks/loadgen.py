@@ -2,7 +2,9 @@
 
 Run as a subprocess so that it does not share a process (or a GIL) with the server under test:
     python benchmarks/loadgen.py URL BODIES.jsonl --requests N --concurrency C
-prints one JSON object: {"requests", "ok", "errors", "seconds", "rps", "latencies_ms": {...}}.
+prints one JSON object: {"requests", "ok", "errors", "seconds", "rps", "latencies_ms": {...}, "busy"}.
+"busy" is this process's CPU time over the wall time of the run: near 1.0 means the load generator,
+not the server, was the limit (on 2 cores the server and the generator each get about one).
 """
 
 from __future__ import annotations
@@ -53,15 +55,17 @@ async def run(
                     errors += 1
                 latencies.append((time.perf_counter() - started) * 1000)
 
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - began
+        busy = (time.process_time() - cpu_began) / seconds
     return {
         "requests": total,
         "ok": ok,
         "errors": errors,
         "seconds": seconds,
         "rps": total / seconds,
+        "busy": busy,
         "latencies_ms": {
             "p50": median(latencies),
             "p99": percentile(latencies, 0.99),
