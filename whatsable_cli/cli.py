@@ -80,7 +80,8 @@ def root(
     """The webhook developer tool for WhatsAble: listen, send-test, replay, verify."""
 
 
-for module in (verify_cmd, secret_cmd, fixtures_cmd, send_test_cmd, events_cmd, replay_cmd, listen_cmd, doctor_cmd):
+# The order `whatsable --help` lists them in: the main jobs first, as in the README (groups come after commands).
+for module in (listen_cmd, send_test_cmd, replay_cmd, verify_cmd, doctor_cmd, events_cmd, fixtures_cmd, secret_cmd):
     module.register(app)
 
 
