@@ -255,3 +255,9 @@ def test_a_negative_duration_is_a_usage_error(args: list[str]) -> None:
     run = run_cli(*args, input="{}")
     assert run.exit_code == 2, run.stdout + run.stderr
     assert "Invalid value" in run.stderr
+
+
+def test_help_lists_the_main_jobs_first() -> None:
+    run = run_cli("--help", env={"COLUMNS": "100"})
+    assert run.stdout.index("│ listen ") < run.stdout.index("│ send-test ") < run.stdout.index("│ replay ")
+    assert run.stdout.index("│ replay ") < run.stdout.index("│ verify ") < run.stdout.index("│ secret ")
