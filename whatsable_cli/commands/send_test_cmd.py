@@ -80,7 +80,7 @@ def send_test(
     max_latency: Annotated[
         float | None,
         typer.Option(
-            min=0.001,
+            min=0,
             help="Fail an answer slower than this many seconds (default: warn above 5).",
             rich_help_panel=CHECKS,
         ),
