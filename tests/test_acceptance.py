@@ -261,3 +261,13 @@ def test_help_lists_the_main_jobs_first() -> None:
     run = run_cli("--help", env={"COLUMNS": "100"})
     assert run.stdout.index("│ listen ") < run.stdout.index("│ send-test ") < run.stdout.index("│ replay ")
     assert run.stdout.index("│ replay ") < run.stdout.index("│ verify ") < run.stdout.index("│ secret ")
+
+
+def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> None:
+    # "warning: replay checks skipped" on every default CI run was a warning nobody could act on.
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "s3cret", r)) as endpoint:
+        signed = run_cli("send-test", endpoint.url, "--secret", "s3cret")
+        unsigned = run_cli("send-test", endpoint.url, "--no-semantics-checks")
+    assert signed.exit_code == 0 and "warning:" not in signed.stderr
+    assert "note: replay checks skipped: the whatsable scheme signs no timestamp" in signed.stderr
+    assert unsigned.stderr.startswith("warning: security checks skipped: no secret")

@@ -13,11 +13,12 @@ from rich.table import Table
 from whatsable_cli.errors import ExitCode
 from whatsable_cli.events import EVENT_TYPES
 from whatsable_cli.redaction import has_signature, shown_headers
-from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
+from whatsable_cli.render.console import print_json, print_note, print_warning, stderr_console, stdout_console
 from whatsable_cli.report import report_to_dict, request_to_dict
 from whatsable_cli.sender import OutboundRequest
 from whatsable_cli.validate import Check, Outcome, Report, Verdict
 
+UNSIGNED_NOTE = "security checks skipped: no secret"  # send_test_checks' note when nothing is signed
 VERDICT_MARKS = {
     Verdict.PASS: "[green]✓ pass[/]",
     Verdict.WARN: "[yellow]! warn[/]",
@@ -47,7 +48,12 @@ class ConsoleObserver:
 
     def started(self, total: int, notes: list[str]) -> None:
         for note in notes:
-            print_warning(note, self._console)
+            # Only a missing secret is worth a warning (the user can fix it); what a scheme cannot check, or a
+            # check the user turned off, is a note: a warning on every default CI run teaches people to ignore them.
+            if note.startswith(UNSIGNED_NOTE):
+                print_warning(note, self._console)
+            else:
+                print_note(f"note: {note}", self._console)
         if total > 1 and self._console.is_terminal:
             self._progress = Progress(
                 TextColumn("sending"),
