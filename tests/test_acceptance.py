@@ -271,3 +271,10 @@ def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> No
     assert signed.exit_code == 0 and "warning:" not in signed.stderr
     assert "note: replay checks skipped: the whatsable scheme signs no timestamp" in signed.stderr
     assert unsigned.stderr.startswith("warning: security checks skipped: no secret")
+
+
+def test_listen_public_url_that_is_not_http_is_bad_input() -> None:
+    # The banner showed "notaurl/webhook  (paste this into WhatsAble)".
+    run = run_cli("listen", "--public-url", "hooks.example.com", "--port", "0")
+    assert run.exit_code == 7, run.stderr
+    assert "error: --public-url 'hooks.example.com' is not an http(s) URL" in run.stderr

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from whatsable_cli.commands.options import parse_headers
 from whatsable_cli.config import Config
@@ -131,8 +132,22 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
         event_filter=frozenset(options.event or ()),
         max_body=parse_size(options.max_body),
         retry=RetryPolicy(initial=options.retry_backoff),
-        public_url=options.public_url,
+        public_url=_public_url(options.public_url),
     )
+
+
+def _public_url(url: str | None) -> str | None:
+    """`--public-url` is pasted into WhatsAble as shown: it must be a full http(s) URL (exit 7 otherwise)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInputError(
+            f"--public-url {url!r} is not an http(s) URL",
+            hint="give the full public address of your tunnel, e.g. --public-url https://hooks.example.com",
+            code="bad_public_url",
+        )
+    return url
 
 
 def _unknown_event_warnings(option: str, events: Iterable[str]) -> list[str]:
