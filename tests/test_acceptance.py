@@ -271,6 +271,8 @@ def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> No
     assert signed.exit_code == 0 and "warning:" not in signed.stderr
     assert "note: replay checks skipped: the whatsable scheme signs no timestamp" in signed.stderr
     assert unsigned.stderr.startswith("warning: security checks skipped: no secret")
+    dry_run = run_cli("send-test", "http://127.0.0.1:9/", "--secret", "s3cret", "--dry-run")
+    assert dry_run.stderr.startswith("note: replay checks skipped") and "warning:" not in dry_run.stderr
 
 
 def test_listen_public_url_that_is_not_http_is_bad_input() -> None:

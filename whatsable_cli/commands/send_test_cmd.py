@@ -112,7 +112,7 @@ def send_test(
     """Send signed WhatsAble events to URL and check its answers: exit 0 pass, 4 failed, 5 unreachable."""
     from whatsable_cli.config import load_config
     from whatsable_cli.render.console import print_warning
-    from whatsable_cli.render.send_test import ConsoleObserver, render_dry_run, render_report
+    from whatsable_cli.render.send_test import ConsoleObserver, print_plan_notes, render_dry_run, render_report
     from whatsable_cli.report import write_junit
     from whatsable_cli.send_test import planned_requests, prepare, run_send_test
     from whatsable_cli.send_test_plan import SendTestSettings
@@ -142,8 +142,7 @@ def send_test(
     criteria = Criteria(parse_expect(expect), max_latency, timeout_s=timeout)
     if dry_run:
         plan = prepare(settings)
-        for note in plan.notes:
-            print_warning(note)
+        print_plan_notes(plan.notes)
         render_dry_run(planned_requests(plan), show_secrets=show_secrets, json_output=json_output)
         return
     with ConsoleObserver() as observer:

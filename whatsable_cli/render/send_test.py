@@ -6,6 +6,7 @@ import os
 import sys
 from types import TracebackType
 
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -28,6 +29,16 @@ VERDICT_MARKS = {
 }
 
 
+def print_plan_notes(notes: list[str], console: Console | None = None) -> None:
+    """What will not be checked. Only a missing secret is a warning (the user can fix it); what a scheme cannot
+    check, or a check turned off, is a note: a warning on every default CI run teaches people to ignore them."""
+    for note in notes:
+        if note.startswith(UNSIGNED_NOTE):
+            print_warning(note, console)
+        else:
+            print_note(f"note: {note}", console)
+
+
 class ConsoleObserver:
     """Prints what was not checked (stderr) and, on a TTY, a progress bar for multi-request runs."""
 
@@ -47,13 +58,7 @@ class ConsoleObserver:
             self._progress = None
 
     def started(self, total: int, notes: list[str]) -> None:
-        for note in notes:
-            # Only a missing secret is worth a warning (the user can fix it); what a scheme cannot check, or a
-            # check the user turned off, is a note: a warning on every default CI run teaches people to ignore them.
-            if note.startswith(UNSIGNED_NOTE):
-                print_warning(note, self._console)
-            else:
-                print_note(f"note: {note}", self._console)
+        print_plan_notes(notes, self._console)
         if total > 1 and self._console.is_terminal:
             self._progress = Progress(
                 TextColumn("sending"),
