@@ -280,3 +280,12 @@ def test_listen_public_url_that_is_not_http_is_bad_input() -> None:
     run = run_cli("listen", "--public-url", "hooks.example.com", "--port", "0")
     assert run.exit_code == 7, run.stderr
     assert "error: --public-url 'hooks.example.com' is not an http(s) URL" in run.stderr
+
+
+def test_a_recording_line_missing_a_field_names_the_field(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    with path.open("ab") as recording:
+        recording.write(b'{"type": "request"}\n')  # the warning said: corrupt line ('id')
+    run = run_cli("events", "list", "--record", str(path))
+    assert run.exit_code == 0
+    assert "rec.jsonl:2: corrupt line (missing field 'id'); skipped" in run.stderr

@@ -122,7 +122,8 @@ def iter_parsed_lines(
         try:
             yield parse(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
-            why = "truncated line" if not line.endswith(b"\n") else f"corrupt line ({exc})"
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)  # a bare KeyError says "'id'"
+            why = "truncated line" if not line.endswith(b"\n") else f"corrupt line ({detail})"
             if strict:
                 raise BadInputError(
                     f"{path}:{line_no}: {why}",
