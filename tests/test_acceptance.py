@@ -289,3 +289,12 @@ def test_a_recording_line_missing_a_field_names_the_field(tmp_path: Path) -> Non
     run = run_cli("events", "list", "--record", str(path))
     assert run.exit_code == 0
     assert "rec.jsonl:2: corrupt line (missing field 'id'); skipped" in run.stderr
+
+
+def test_replay_dry_run_shows_the_headers_that_would_be_sent(tmp_path: Path) -> None:
+    # It showed the recorded Host and Content-Length, which replay (rightly) does not send.
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1), [("Content-Length", "149")])])
+    run = run_cli("replay", str(path), "--to", "http://127.0.0.1:9/hook", "--dry-run")
+    assert run.exit_code == 0, run.stderr
+    assert "Content-Type: application/json" in run.stdout
+    assert "Host:" not in run.stdout and "Content-Length:" not in run.stdout

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
+from whatsable_cli.delivery import end_to_end_headers
 from whatsable_cli.events import encode_body
 from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
 from whatsable_cli.render.verify import display_header_value
@@ -82,7 +83,9 @@ def dry_run_json(outcome: ReplayOutcome, url: str, show_secrets: bool) -> dict[s
         "origin": request.item.origin,
         "method": request.item.method,
         "url": url,
-        "headers": [[k, display_header_value(k, v, show_secrets=show_secrets)] for k, v in request.headers],
+        "headers": [  # as the deliverer sends them: Host, Content-Length and the like belong to the new hop
+            [k, display_header_value(k, v, show_secrets=show_secrets)] for k, v in end_to_end_headers(request.headers)
+        ],
         "body": body,
         "body_encoding": encoding,
         "resigned": request.resigned,
