@@ -298,3 +298,16 @@ def test_replay_dry_run_shows_the_headers_that_would_be_sent(tmp_path: Path) -> 
     assert run.exit_code == 0, run.stderr
     assert "Content-Type: application/json" in run.stdout
     assert "Host:" not in run.stdout and "Content-Length:" not in run.stdout
+
+
+def test_send_test_interrupted_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import whatsable_cli.send_test
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(whatsable_cli.send_test, "run_send_test", interrupted)
+    run = run_cli("send-test", "http://127.0.0.1:9/", "--junit", str(tmp_path / "r.xml"))
+    assert run.exit_code == 130
+    assert "interrupted (Ctrl-C): the checks did not finish; no report and no JUnit file" in run.stderr
+    assert not (tmp_path / "r.xml").exists()

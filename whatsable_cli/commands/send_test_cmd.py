@@ -15,7 +15,7 @@ from whatsable_cli.commands.options import (
     parse_headers,
     read_body_source,
 )
-from whatsable_cli.errors import BadInputError
+from whatsable_cli.errors import BadInputError, ExitCode
 
 WHAT = "What to send"
 CHECKS = "Checks"
@@ -145,8 +145,14 @@ def send_test(
         print_plan_notes(plan.notes)
         render_dry_run(planned_requests(plan), show_secrets=show_secrets, json_output=json_output)
         return
-    with ConsoleObserver() as observer:
-        report = run_send_test(settings, criteria, observer)
+    try:
+        with ConsoleObserver() as observer:
+            report = run_send_test(settings, criteria, observer)
+    except KeyboardInterrupt:  # say so: a silent exit 130 leaves a CI log wondering what happened
+        print_warning(
+            "interrupted (Ctrl-C): the checks did not finish; no report" + (" and no JUnit file" if junit else "")
+        )
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     render_report(report, json_output=json_output)
     if junit is not None:
         write_junit(junit, report)
