@@ -8,9 +8,6 @@ from whatsable_cli.redaction import display_header_value
 from whatsable_cli.render.console import print_json, stdout_console
 from whatsable_cli.signing import SCHEMES, Verification
 
-# display_header_value stays importable from here (render/replay uses it).
-__all__ = ["display_header_value", "render_verification"]
-
 
 def render_verification(
     result: Verification,
