@@ -11,35 +11,9 @@ from types import TracebackType
 import aiohttp
 
 from whatsable_cli.events import DeliveryResult
+from whatsable_cli.http_rules import end_to_end_headers, snippet
 
-# Headers that describe one connection, not the request: never copied onto another hop (RFC 9110 §7.6.1),
-# plus the ones aiohttp must compute itself for the new request.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-SNIPPET_BYTES = 300
 MAX_RESPONSE_BYTES = 1 << 20
-
-
-def end_to_end_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The headers worth carrying to the next hop, in order, duplicates kept."""
-    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
-
-
-def snippet(body: bytes) -> str:
-    text = body[:SNIPPET_BYTES].decode("utf-8", errors="replace")
-    return text + ("…" if len(body) > SNIPPET_BYTES else "")
 
 
 async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:

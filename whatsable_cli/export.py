@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from whatsable_cli.delivery import HOP_BY_HOP
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import RecordedRequest
+from whatsable_cli.http_rules import HOP_BY_HOP
 
 _PLAIN_BYTES = frozenset(range(0x20, 0x7F)) - {ord("'"), ord("\\")}
 

@@ -15,9 +15,9 @@ import httpx
 
 from whatsable_cli import __version__
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.http_rules import snippet
 
 USER_AGENT = f"whatsable-send-test/{__version__}"
-SNIPPET_BYTES = 300
 MAX_RESPONSE_BYTES = 64 * 1024
 
 # httpcore calls this with each phase's event name ("connection.connect_tcp.started", ...) and details.
@@ -162,7 +162,7 @@ class Sender:
                 body += chunk
                 if len(body) >= MAX_RESPONSE_BYTES:
                     break
-            exchange.snippet = _snippet(bytes(body))
+            exchange.snippet = snippet(bytes(body))
         finally:
             await response.aclose()
 
@@ -174,8 +174,3 @@ def _connect_ms(marks: dict[str, float]) -> float | None:
     if start is None or end is None:
         return None
     return round((end - start) * 1000, 2)
-
-
-def _snippet(body: bytes) -> str:
-    text = body[:SNIPPET_BYTES].decode("utf-8", errors="replace")
-    return text + ("…" if len(body) > SNIPPET_BYTES else "")

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from whatsable_cli.delivery import end_to_end_headers
 from whatsable_cli.events import encode_body
+from whatsable_cli.http_rules import end_to_end_headers
 from whatsable_cli.redaction import display_header_value
 from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
 from whatsable_cli.replay import ReplayOutcome

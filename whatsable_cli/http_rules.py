@@ -1,0 +1,34 @@
+"""HTTP facts shared by every sender: hop-by-hop headers, URL checks, response snippets (stdlib only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Headers that describe one connection, not the request: never copied onto another hop (RFC 9110 §7.6.1),
+# plus the ones the HTTP client must compute itself for the new request.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+SNIPPET_BYTES = 300
+
+
+def end_to_end_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers worth carrying to the next hop, in order, duplicates kept."""
+    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+
+
+def snippet(body: bytes) -> str:
+    """The start of an answer's body as text, with '…' when it was cut."""
+    text = body[:SNIPPET_BYTES].decode("utf-8", errors="replace")
+    return text + ("…" if len(body) > SNIPPET_BYTES else "")
