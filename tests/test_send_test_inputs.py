@@ -149,7 +149,7 @@ def test_bad_input_exits_7_with_one_line_and_hint(args: tuple[str, ...], message
 def test_invalid_url_exits_7(url: str) -> None:
     run = run_cli("send-test", url)
     assert run.exit_code == 7
-    assert "invalid URL" in run.stderr
+    assert f"error: URL {url!r} is not an http(s) URL" in run.stderr
 
 
 def test_tls_error_is_classified() -> None:

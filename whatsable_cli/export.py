@@ -10,9 +10,7 @@ hit the kernel's argument-size limit, and `--data-binary` sends the bytes unchan
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import RecordedRequest
 from whatsable_cli.http_rules import HOP_BY_HOP
 
@@ -44,16 +42,6 @@ def _escape(byte: int) -> str:
 def _header_argument(name: str, value: str) -> str:
     # curl drops a header given as 'Name:'; 'Name;' is its syntax for sending it with an empty value.
     return f"{name};" if value == "" else f"{name}: {value}"
-
-
-def check_export_url(url: str) -> str:
-    """`--to` must be an absolute http(s) URL: curl would otherwise guess a scheme or fail later (exit 7 now)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInputError(
-            f"--to {url!r} is not an http(s) URL", hint="e.g. --to http://localhost:3000/webhook", code="bad_url"
-        )
-    return url
 
 
 def default_target(request: RecordedRequest, base: str = "http://localhost:3000") -> str:

@@ -8,23 +8,18 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from whatsable_cli.delivery import Deliverer, Delivery
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import DeliveryResult
+from whatsable_cli.http_rules import check_http_url
 
 
 def check_target_url(url: str) -> str:
     """A forward target must be an absolute http(s) URL (exit 7 otherwise)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInputError(
-            f"forward target {url!r} is not an http(s) URL",
-            hint="write it in full, e.g. --forward-to http://localhost:3000/webhook",
-            code="bad_forward_url",
-        )
-    return url
+    return check_http_url(
+        url, "forward target", hint="write it in full, e.g. --forward-to http://localhost:3000/webhook"
+    )
 
 
 def parse_route(spec: str) -> tuple[str, str]:

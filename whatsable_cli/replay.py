@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from whatsable_cli.delivery import Deliverer
 from whatsable_cli.errors import BadInputError, ExitCode
 from whatsable_cli.events import DeliveryResult
+from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.query import Filters, accepts, take_last
 from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
 from whatsable_cli.replay_stats import Pacer, ReplaySummary, StatusExpectation
@@ -36,11 +36,7 @@ class ReplaySettings:
     stop_on_failure: bool = False
 
     def __post_init__(self) -> None:
-        target = urlsplit(self.url)
-        if target.scheme not in ("http", "https") or not target.hostname:
-            raise BadInputError(
-                f"--to {self.url!r} is not an http(s) URL", hint="e.g. --to http://localhost:3000/webhook"
-            )
+        check_http_url(self.url, "--to", hint="e.g. --to http://localhost:3000/webhook")
         if self.concurrency < 1:
             raise BadInputError(f"--concurrency must be at least 1, not {self.concurrency}", hint="e.g. -c 8")
         if self.timeout <= 0:

@@ -6,9 +6,10 @@ import asyncio
 import time
 from typing import Protocol
 
+from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.send_test_checks import build_plan
 from whatsable_cli.send_test_plan import Plan, SendTestSettings
-from whatsable_cli.sender import OutboundRequest, Sender, check_url
+from whatsable_cli.sender import OutboundRequest, Sender
 from whatsable_cli.signing import Clock
 from whatsable_cli.validate import STOPPING_ERRORS, Check, Criteria, Outcome, Report, judge, skipped
 
@@ -23,7 +24,7 @@ class SendTestObserver(Protocol):
 
 def prepare(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
     """Validate the URL and build the plan: every bad input fails here, before anything is sent."""
-    check_url(settings.url)
+    check_http_url(settings.url, "URL", hint="e.g. https://example.com/webhook or http://127.0.0.1:8000/webhook")
     return build_plan(settings, clock=clock)
 
 

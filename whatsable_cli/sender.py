@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from whatsable_cli import __version__
-from whatsable_cli.errors import BadInputError
 from whatsable_cli.http_rules import snippet
 
 USER_AGENT = f"whatsable-send-test/{__version__}"
@@ -23,7 +22,7 @@ MAX_RESPONSE_BYTES = 64 * 1024
 # httpcore calls this with each phase's event name ("connection.connect_tcp.started", ...) and details.
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
-# Why a request got no HTTP answer; `invalid_url` is caught before sending (bad input, exit 7).
+# Why a request got no HTTP answer (an invalid URL is caught before sending: http_rules.check_http_url).
 REFUSED, TIMEOUT, TLS, DNS, PROTOCOL, CONNECTION = "refused", "timeout", "tls", "dns", "protocol", "connection"
 
 
@@ -52,23 +51,6 @@ class Exchange:
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
-
-
-def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host, or bad input (exit 7) before anything is sent."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise BadInputError(
-            f"invalid URL {url!r}: {exc}", hint="e.g. https://example.com/webhook", code="invalid_url"
-        ) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise BadInputError(
-            f"invalid URL {url!r}: expected an absolute http:// or https:// URL",
-            hint="e.g. https://example.com/webhook or http://127.0.0.1:8000/webhook",
-            code="invalid_url",
-        )
-    return url
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:

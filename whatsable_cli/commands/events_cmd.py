@@ -88,14 +88,15 @@ def export_command(
     json_output: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Export one request exactly: a curl command, the request as JSON, or the raw body bytes."""
-    from whatsable_cli.export import check_export_url, curl_command, default_target, request_json
+    from whatsable_cli.export import curl_command, default_target, request_json
+    from whatsable_cli.http_rules import check_http_url
     from whatsable_cli.render.console import print_json
     from whatsable_cli.render.events import warn_skipped_line, write_body, write_text
     from whatsable_cli.sources import recording_path
     from whatsable_cli.store import find_request
 
     if to is not None:
-        check_export_url(to)
+        check_http_url(to, "--to", hint="e.g. --to http://localhost:3000/webhook")
     request = find_request(recording_path(record), request_id, on_skip=warn_skipped_line)
     if export_format is ExportFormat.body and not json_output:
         write_body(request.body_bytes)

@@ -6,13 +6,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from whatsable_cli.commands.options import parse_headers
 from whatsable_cli.config import Config
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
 from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, parse_route
+from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.listen_model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
 from whatsable_cli.paths import new_recording_path
 from whatsable_cli.signing import get_scheme
@@ -140,14 +140,8 @@ def _public_url(url: str | None) -> str | None:
     """`--public-url` is pasted into WhatsAble as shown: it must be a full http(s) URL (exit 7 otherwise)."""
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInputError(
-            f"--public-url {url!r} is not an http(s) URL",
-            hint="give the full public address of your tunnel, e.g. --public-url https://hooks.example.com",
-            code="bad_public_url",
-        )
-    return url
+    hint = "give the full public address of your tunnel, e.g. --public-url https://hooks.example.com"
+    return check_http_url(url, "--public-url", hint=hint)
 
 
 def _unknown_event_warnings(option: str, events: Iterable[str]) -> list[str]:
