@@ -38,9 +38,15 @@ class ReplaySettings:
     def __post_init__(self) -> None:
         check_http_url(self.url, "--to", hint="e.g. --to http://localhost:3000/webhook")
         if self.concurrency < 1:
-            raise BadInputError(f"--concurrency must be at least 1, not {self.concurrency}", hint="e.g. -c 8")
+            raise BadInputError(
+                f"--concurrency must be at least 1, not {self.concurrency}",
+                hint="e.g. -c 8",
+                code="invalid_concurrency",
+            )
         if self.timeout <= 0:
-            raise BadInputError(f"--timeout must be positive, not {self.timeout}", hint="e.g. --timeout 10")
+            raise BadInputError(
+                f"--timeout must be positive, not {self.timeout}", hint="e.g. --timeout 10", code="invalid_timeout"
+            )
 
 
 @dataclass(slots=True)

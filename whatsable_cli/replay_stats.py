@@ -105,12 +105,18 @@ class StatusExpectation:
             elif part.isdigit() and 100 <= int(part) <= 599:
                 self._codes.add(int(part))
             else:
-                raise BadInputError(f"invalid --expect {spec!r}", hint="e.g. --expect 2xx or --expect 200,202")
+                raise _invalid_expect(spec)
         if not self._codes and not self._classes:
-            raise BadInputError(f"invalid --expect {spec!r}", hint="e.g. --expect 2xx or --expect 200,202")
+            raise _invalid_expect(spec)
 
     def matches(self, status: int) -> bool:
         return status in self._codes or status // 100 in self._classes
+
+
+def _invalid_expect(spec: str) -> BadInputError:
+    return BadInputError(
+        f"invalid --expect {spec!r}", hint="e.g. --expect 2xx or --expect 200,202", code="invalid_expect"
+    )
 
 
 @dataclass

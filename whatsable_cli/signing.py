@@ -180,7 +180,9 @@ def sign(
     assert scheme.timestamp_header is not None
     msg_id = msg_id or new_message_id()
     if "." in msg_id:
-        raise BadInputError(f"message id {msg_id!r} contains '.'", hint="ids must not contain dots")
+        raise BadInputError(
+            f"message id {msg_id!r} contains '.'", hint="ids must not contain dots", code="invalid_message_id"
+        )
     ts = str(int(clock()) if timestamp is None else timestamp)
     signature = _digest(scheme, key, _signed_content(scheme, body, msg_id, ts))
     return {scheme.id_header: msg_id, scheme.timestamp_header: ts, scheme.signature_header: f"v1,{signature}"}

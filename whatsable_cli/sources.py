@@ -186,7 +186,9 @@ def _payload_items(
         parsed = parse_body(body)
         if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
             if strict:
-                raise BadInputError(f"{origin}:{number}: {parsed.error}", hint="drop --strict to skip bad lines")
+                raise BadInputError(
+                    f"{origin}:{number}: {parsed.error}", hint="drop --strict to skip bad lines", code="not_json"
+                )
             if on_skip is not None:
                 on_skip(Path(origin), number, f"not a JSON payload ({parsed.error})")
             continue
@@ -201,7 +203,9 @@ def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None, 
         if line.strip():
             break
     if not any(h.strip() for h in head):
-        raise BadInputError("nothing on stdin", hint="pipe a recording or a JSON payload into `replay -`")
+        raise BadInputError(
+            "nothing on stdin", hint="pipe a recording or a JSON payload into `replay -`", code="empty_stdin"
+        )
     rest = itertools.chain(head, lines)
     if _is_recording_line(head[-1]):
         yield from _recorded_items(rest, "<stdin>", strict=strict, on_skip=on_skip, warn=warn)

@@ -1,0 +1,36 @@
+"""Every bad input carries a stable snake_case code (the --json error object and scripts rely on it)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pytest
+
+from whatsable_cli.errors import BadInputError
+from whatsable_cli.replay import ReplaySettings
+from whatsable_cli.replay_stats import StatusExpectation
+from whatsable_cli.signing import generate_secret, sign
+from whatsable_cli.sources import iter_items, resolve_sources
+
+
+def _read_all_stdin(data: bytes, *, strict: bool = False) -> None:
+    list(iter_items(resolve_sources(["-"]), stdin=io.BytesIO(data), strict=strict))
+
+
+@pytest.mark.parametrize(
+    ("cause", "code"),
+    [
+        (lambda: ReplaySettings(url="http://localhost:3000/x", concurrency=0), "invalid_concurrency"),
+        (lambda: ReplaySettings(url="http://localhost:3000/x", timeout=0), "invalid_timeout"),
+        (lambda: StatusExpectation("ok"), "invalid_expect"),
+        (lambda: StatusExpectation(","), "invalid_expect"),
+        (lambda: _read_all_stdin(b"\n\n"), "empty_stdin"),
+        (lambda: _read_all_stdin(b'{"a": 1}\n{"b": 2}\nnot json\n', strict=True), "not_json"),
+        (lambda: sign("standard", generate_secret("standard"), b"{}", msg_id="a.b"), "invalid_message_id"),
+    ],
+)
+def test_bad_input_has_a_stable_code(cause: Callable[[], object], code: str) -> None:
+    with pytest.raises(BadInputError) as raised:
+        cause()
+    assert raised.value.code == code
