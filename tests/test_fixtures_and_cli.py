@@ -11,7 +11,14 @@ from tests.helpers import run_cli
 from tests.recordings import OLD_SECRET, recorded, signed_request, status_body, write_recording
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import CONTENT_TYPES, STATUSES, decode_last_messages, parse_body
-from whatsable_cli.fixtures import SyntheticEvents, apply_overrides, find_fixture, list_fixtures, to_body
+from whatsable_cli.fixtures import (
+    SyntheticEvents,
+    apply_overrides,
+    apply_overrides_to_body,
+    find_fixture,
+    list_fixtures,
+    to_body,
+)
 from whatsable_cli.signing import sign
 
 ENVELOPE = (
@@ -135,3 +142,26 @@ def test_verify_a_recorded_request_by_id_prefix(tmp_path: Path) -> None:
 
 def test_version_and_python_m() -> None:
     assert run_cli("--version").stdout.startswith("whatsable ")
+
+
+def test_set_on_a_body_keeps_bytes_without_edits_and_writes_compact_json_with_them() -> None:
+    raw = b'{ "event": "message_status",  "data": {"status": "sent"} }'
+    assert apply_overrides_to_body(raw, (), "rec.jsonl:1") is raw
+    edited = apply_overrides_to_body(raw, ("data.status=read",), "rec.jsonl:1")
+    assert edited == b'{"event":"message_status","data":{"status":"read"}}'
+
+
+@pytest.mark.parametrize(("raw", "why"), [(b"not json", "it is not JSON"), (b"[1, 2]", "it is a JSON list")])
+def test_set_on_a_body_that_is_not_a_json_object_is_bad_input_naming_it(raw: bytes, why: str) -> None:
+    with pytest.raises(BadInputError) as raised:
+        apply_overrides_to_body(raw, ("a=1",), "rec.jsonl:3")
+    assert str(raised.value) == f"rec.jsonl:3: --set needs a JSON object body, and {why}"
+    assert raised.value.code == "not_json"
+
+
+def test_set_on_a_json_list_body_is_exit_7_in_send_test_and_a_skip_in_replay() -> None:
+    why = "--set needs a JSON object body, and it is a JSON list"
+    sent = run_cli("send-test", "http://127.0.0.1:9/x", "--body-file", "-", "--set", "a=1", input=b"[1, 2]")
+    assert sent.exit_code == 7 and f"error: stdin: {why}" in sent.stderr
+    replayed = run_cli("replay", "-", "--to", "http://127.0.0.1:9/x", "--set", "a=1", input=b"[1, 2]")
+    assert f"warning: <stdin>: {why}; skipped" in replayed.stderr

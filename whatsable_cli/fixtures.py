@@ -100,6 +100,29 @@ def load_payload_source(name_or_path: str) -> bytes:
     )
 
 
+def apply_overrides_to_body(body: bytes, sets: Iterable[str], origin: str) -> bytes:
+    """`--set` on raw bytes: unchanged without edits, else the edited JSON object as compact JSON (exit 7 if the
+    body is not a JSON object; `origin` names the body in the message)."""
+    sets = tuple(sets)
+    if not sets:
+        return body
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        payload = _NOT_JSON
+    if not isinstance(payload, dict):
+        why = "it is not JSON" if payload is _NOT_JSON else f"it is a JSON {type(payload).__name__}"
+        raise BadInputError(
+            f"{origin}: --set needs a JSON object body, and {why}",
+            hint="drop --set, or send a JSON object payload",
+            code="not_json",
+        )
+    return to_body(apply_overrides(payload, sets))
+
+
+_NOT_JSON = object()
+
+
 def to_body(payload: Any) -> bytes:
     """Serialise a payload the way WhatsAble sends it: compact JSON, UTF-8."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from whatsable_cli.errors import BadInputError
-from whatsable_cli.fixtures import apply_overrides, to_body
+from whatsable_cli.fixtures import apply_overrides_to_body
 from whatsable_cli.signing import DEFAULT_TOLERANCE_SECONDS, SCHEMES, decode_whsec, get_scheme, sign
 from whatsable_cli.sources import ReplayItem
 
@@ -57,19 +55,6 @@ class PreparedRequest:
     warning: str | None = None  # EDITED_SIGNATURE / STALE_SIGNATURE when a kept signature will not verify
 
 
-def edit_body(body: bytes, sets: tuple[str, ...], origin: str) -> bytes:
-    """Apply `--set path=value` to a JSON body; the result is compact JSON (as WhatsAble sends it)."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadInputError(
-            f"{origin}: --set needs a JSON body, and this one is not JSON", hint="drop --set", code="not_json"
-        ) from None
-    if not isinstance(payload, dict):
-        raise BadInputError(f"{origin}: --set needs a JSON object body", hint="drop --set", code="not_json")
-    return to_body(apply_overrides(payload, sets))
-
-
 def _kept_signature_problem(headers: list[tuple[str, str]], edited: bool, plan: SigningPlan) -> str | None:
     signed, timestamp = False, None
     for name, value in headers:
@@ -90,7 +75,7 @@ def _kept_signature_problem(headers: list[tuple[str, str]], edited: bool, plan: 
 def prepare(item: ReplayItem, sets: tuple[str, ...], plan: SigningPlan) -> PreparedRequest:
     """Byte for byte unless edited; with a secret every old signing header is replaced by fresh ones."""
     edited = bool(sets)
-    body = edit_body(item.body, sets, item.origin) if edited else item.body
+    body = apply_overrides_to_body(item.body, sets, item.origin) if edited else item.body
     if plan.secret is None:
         return PreparedRequest(
             item, body, item.headers, edited, False, _kept_signature_problem(item.headers, edited, plan)

@@ -12,6 +12,7 @@ from whatsable_cli.fixtures import (
     DEFAULT_VARIANT,
     SyntheticEvents,
     apply_overrides,
+    apply_overrides_to_body,
     check_choice,
     load_payload_source,
     to_body,
@@ -134,23 +135,8 @@ def _synthetic(events: SyntheticEvents, event: str, variant: str, overrides: tup
 
 
 def _fixed(label: str, raw: bytes, overrides: tuple[str, ...]) -> Source:
-    body = _overridden(raw, overrides)  # a bad --set fails now, before anything is sent
+    body = apply_overrides_to_body(raw, overrides, label)  # a bad --set fails now, before anything is sent
     return Source(label, lambda: body, _event_of(body))
-
-
-def _overridden(raw: bytes, overrides: tuple[str, ...]) -> bytes:
-    """Fixed bytes stay byte-exact; --set needs them to be a JSON object."""
-    if not overrides:
-        return raw
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
-    if not isinstance(payload, dict):
-        raise BadInputError(
-            "--set needs a JSON object body", hint="drop --set, or send a JSON payload", code="not_json"
-        )
-    return to_body(apply_overrides(payload, overrides))
 
 
 def _event_of(raw: bytes) -> str | None:
