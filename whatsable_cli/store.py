@@ -43,7 +43,6 @@ class RecordingWriter:
                 hint="pick a writable file with --record PATH, or --no-record",
                 code="recording_unwritable",
             ) from None
-        self.lines_written = 0
 
     def append(self, line: bytes) -> None:
         """Write one complete line (O_APPEND keeps concurrent writers' lines whole)."""
@@ -53,7 +52,6 @@ class RecordingWriter:
             view = view[written:]
         if self.fsync:
             os.fsync(self._fd)
-        self.lines_written += 1
 
     def close(self) -> None:
         if self._fd >= 0:
