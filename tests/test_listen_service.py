@@ -13,8 +13,7 @@ import pytest
 
 from tests.listen_helpers import fixture_bytes, listen_settings, running_listener
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.listen_model import ListenSettings
-from whatsable_cli.server import HEALTH_PATH
+from whatsable_cli.listen_model import HEALTH_PATH, ListenSettings
 from whatsable_cli.signing import generate_secret, sign
 
 SECRET = "test_signature_secret"

@@ -7,12 +7,14 @@ import contextlib
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from whatsable_cli.delivery import Deliverer, Delivery
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import DeliveryResult
 from whatsable_cli.http_rules import check_http_url
+
+if TYPE_CHECKING:  # only types: settings and routes (listen_model) are checked without loading aiohttp
+    from whatsable_cli.delivery import Deliverer, Delivery
 
 
 def check_target_url(url: str) -> str:

@@ -9,13 +9,14 @@ from typing import Protocol
 from whatsable_cli.events import DeliveryResult, ParsedEvent, RecordedRequest
 from whatsable_cli.forwarder import RetryPolicy, Routing
 from whatsable_cli.listen_stats import RunSummary
-from whatsable_cli.server import DEFAULT_MAX_BODY, HEALTH_PATH
 
 DEFAULT_PORT = 4242
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PATH = "/webhook"
 RESPOND_RELAY = "relay"
 RESPOND_200 = "200"
+HEALTH_PATH = "/_whatsable/health"  # the listener answers it itself (readiness checks, never recorded)
+DEFAULT_MAX_BODY = 1 << 20
 
 
 @dataclass

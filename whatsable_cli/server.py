@@ -12,10 +12,9 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.listen_model import DEFAULT_MAX_BODY, HEALTH_PATH
 from whatsable_cli.tunnel_health import SELF_TEST_HEADER
 
-HEALTH_PATH = "/_whatsable/health"
-DEFAULT_MAX_BODY = 1 << 20
 JSON_TYPE = "application/json"
 
 
