@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from whatsable_cli.errors import BadInputError
+
 APP_NAME = "whatsable"
 
 
@@ -40,3 +42,17 @@ def newest_recording() -> Path | None:
         return None
     files = sorted(folder.glob("*.jsonl"))
     return files[-1] if files else None
+
+
+def recording_to_read(record: Path | None) -> Path:
+    """`--record PATH`, else the newest recording `listen` wrote; none at all is bad input (exit 7)."""
+    if record is not None:
+        return record
+    newest = newest_recording()
+    if newest is None:
+        raise BadInputError(
+            f"no recording found in {recordings_dir()}",
+            hint="run `whatsable listen` to record events, or pass --record PATH",
+            code="no_recording",
+        )
+    return newest

@@ -20,7 +20,6 @@ from whatsable_cli.events import (
     parse_body,
 )
 from whatsable_cli.fixtures import find_fixture
-from whatsable_cli.paths import newest_recording, recordings_dir
 from whatsable_cli.store import SkipWarning, iter_parsed_lines
 
 JSON_HEADERS = (("Content-Type", "application/json"),)
@@ -235,17 +234,3 @@ def iter_items(
                 yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip, warn=warn)
             else:
                 yield from _payload_items(iter(handle), source.spec, strict=strict, on_skip=on_skip)
-
-
-def recording_path(record: Path | None) -> Path:
-    """`--record PATH`, else the newest recording `listen` wrote; none at all is bad input (exit 7)."""
-    if record is not None:
-        return record
-    newest = newest_recording()
-    if newest is None:
-        raise BadInputError(
-            f"no recording found in {recordings_dir()}",
-            hint="run `whatsable listen` to record events, or pass --record PATH",
-            code="no_recording",
-        )
-    return newest

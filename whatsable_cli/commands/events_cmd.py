@@ -41,14 +41,14 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """List recorded requests: id, time, event, signature, forward results and the key field."""
+    from whatsable_cli.paths import recording_to_read
     from whatsable_cli.query import build_filters, event_rows
     from whatsable_cli.render.console import print_note
     from whatsable_cli.render.events import render_event_rows, warn_skipped_line
-    from whatsable_cli.sources import recording_path
     from whatsable_cli.store import iter_entries
 
     filters = build_filters(events=event, statuses=status, since=since, until=until, where=where, last=last)
-    path = recording_path(record)
+    path = recording_to_read(record)
     if record is None:  # say which run is shown: the newest recording may be a run that received nothing
         print_note(f"the newest recording: {path}")
     entries = iter_entries(path, strict=strict, on_skip=warn_skipped_line)
@@ -63,12 +63,12 @@ def show_command(
     json_output: JsonOption = False,
 ) -> None:
     """Show one request in full: headers, pretty body, decoded last_messages, forward results."""
+    from whatsable_cli.paths import recording_to_read
     from whatsable_cli.query import forwards_of
     from whatsable_cli.render.events import render_event_detail, warn_skipped_line
-    from whatsable_cli.sources import recording_path
     from whatsable_cli.store import find_request, iter_entries
 
-    path = recording_path(record)
+    path = recording_to_read(record)
     request = find_request(path, request_id, on_skip=warn_skipped_line)
     forwards = list(forwards_of(iter_entries(path), request.id))
     render_event_detail(request, forwards, show_secrets=show_secrets, json_output=json_output)
@@ -90,14 +90,14 @@ def export_command(
     """Export one request exactly: a curl command, the request as JSON, or the raw body bytes."""
     from whatsable_cli.export import curl_command, default_target, request_json
     from whatsable_cli.http_rules import check_http_url
+    from whatsable_cli.paths import recording_to_read
     from whatsable_cli.render.console import print_json
     from whatsable_cli.render.events import warn_skipped_line, write_body, write_text
-    from whatsable_cli.sources import recording_path
     from whatsable_cli.store import find_request
 
     if to is not None:
         check_http_url(to, "--to", hint="e.g. --to http://localhost:3000/webhook")
-    request = find_request(recording_path(record), request_id, on_skip=warn_skipped_line)
+    request = find_request(recording_to_read(record), request_id, on_skip=warn_skipped_line)
     if export_format is ExportFormat.body and not json_output:
         write_body(request.body_bytes)
     elif json_output or export_format is ExportFormat.json:

@@ -57,6 +57,7 @@ def replay(
     """Re-send requests to URL: exit 0 all passed, 4 an answer failed --expect, 5 unreachable, 7 bad input."""
     from whatsable_cli.config import load_config
     from whatsable_cli.fixtures import apply_overrides
+    from whatsable_cli.paths import recording_to_read
     from whatsable_cli.query import build_filters
     from whatsable_cli.render.console import print_note
     from whatsable_cli.render.events import warn_skipped_line
@@ -65,14 +66,14 @@ def replay(
     from whatsable_cli.replay import replay as run_replay
     from whatsable_cli.replay_request import SigningPlan
     from whatsable_cli.replay_stats import StatusExpectation, parse_rate
-    from whatsable_cli.sources import iter_items, recording_path, resolve_sources
+    from whatsable_cli.sources import iter_items, resolve_sources
 
     if sets:  # a malformed --set (no `=`, an empty key) is bad input before anything is read or sent
         apply_overrides({}, sets)
     config = load_config(config_path)
     specs = [*(sources or []), *([str(record)] if record else [])]
     if not specs:  # say which run is replayed: the newest recording may be a run that received nothing
-        specs = [str(recording_path(None))]
+        specs = [str(recording_to_read(None))]
         print_note(f"replaying the newest recording: {specs[0]}")
     resolved = resolve_sources(specs)
     secret_value = config.pick(secret, "secret")
