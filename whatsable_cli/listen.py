@@ -17,8 +17,6 @@ from whatsable_cli.events import (
     DeliveryResult,
     ForwardRecord,
     ParsedEvent,
-    RecordedRequest,
-    encode_body,
 )
 from whatsable_cli.forwarder import Forwarder, ForwardEvents, Forwarding, ForwardJob
 from whatsable_cli.listen_model import (
@@ -30,7 +28,14 @@ from whatsable_cli.listen_model import (
     PublicUrlProvider,
 )
 from whatsable_cli.listen_stats import DuplicateTracker, RunSummary
-from whatsable_cli.listen_triage import Triage, forward_headers, received_reply, relay_reply, triage
+from whatsable_cli.listen_triage import (
+    Triage,
+    forward_headers,
+    received_reply,
+    recorded_request,
+    relay_reply,
+    triage,
+)
 from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, start_server
 from whatsable_cli.store import RecordingWriter
 
@@ -96,20 +101,7 @@ class ListenService(ForwardEvents):
         return await self._forward(found, job, None)
 
     def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
-        text, encoding = encode_body(incoming.body)
-        request = RecordedRequest(
-            id=request_id,
-            received_at=_now_iso(),
-            method=incoming.method,
-            path=incoming.path,
-            query=incoming.query,
-            headers=incoming.header_pairs,
-            body=text,
-            body_encoding=encoding,
-            body_size=incoming.body_size,
-            response_status=200,
-            flags=["internal_error"],
-        )
+        request = recorded_request(incoming, request_id, _now_iso(), None, None, 200, ["internal_error"])
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
         return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, received_reply(request_id))
 

@@ -126,8 +126,23 @@ def triage(
         targets = settings.routing.targets_for(parsed.kind, parsed.raw_event)
     if reply is None and (not targets or settings.respond != "relay"):
         reply = received_reply(request_id)
-    text, encoding = encode_body(body)
-    request = RecordedRequest(
+    status = reply.status if reply is not None else None
+    request = recorded_request(incoming, request_id, received_at, parsed.kind, signature, status, flags)
+    return Triage(request, parsed, targets, duplicate, reply, shown)
+
+
+def recorded_request(
+    incoming: Incoming,
+    request_id: str,
+    received_at: str,
+    event_type: str | None,
+    signature: SignatureCheck | None,
+    response_status: int | None,
+    flags: list[str],
+) -> RecordedRequest:
+    """The recording line for a received request, with what was decided about it."""
+    text, encoding = encode_body(incoming.body)
+    return RecordedRequest(
         id=request_id,
         received_at=received_at,
         method=incoming.method,
@@ -138,12 +153,11 @@ def triage(
         body_encoding=encoding,
         body_size=incoming.body_size,
         body_omitted=incoming.body_omitted,
-        event_type=parsed.kind,
+        event_type=event_type,
         signature=signature,
-        response_status=reply.status if reply is not None else None,
+        response_status=response_status,
         flags=flags,
     )
-    return Triage(request, parsed, targets, duplicate, reply, shown)
 
 
 def forward_headers(incoming: Incoming, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
