@@ -316,6 +316,23 @@ def test_set_on_a_non_json_body_skips_it_with_a_warning(tmp_path: Path) -> None:
     assert ndjson(run)[-1]["skipped"] == 1
 
 
+def test_a_request_recorded_without_its_body_is_warned_about_and_counted_as_skipped(tmp_path: Path) -> None:
+    too_large = recorded(0, b"")
+    too_large.body_omitted, too_large.body_size, too_large.event_type = True, 2_000_000, "too_large"
+    path = write_recording(tmp_path / "rec.jsonl", [too_large, recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--json")
+        human = replay(str(path), "--to", endpoint.url)
+        only_other = replay(str(path), "--to", endpoint.url, "--id", recorded(1, b"").id[:8], "--json")
+    assert run.exit_code == 0 and len(endpoint.received.bodies) == 3
+    assert f"request {too_large.id} was recorded without its body (over the size limit); skipped" in run.stderr
+    summary = ndjson(run)[-1]
+    assert (summary["selected"], summary["sent"], summary["skipped"]) == (2, 1, 1)
+    assert "replayed 1 of 2 requests" in human.stdout and "skipped 1" in human.stdout
+    # filtered out, it is neither warned about nor counted
+    assert "without its body" not in only_other.stderr and ndjson(only_other)[-1]["skipped"] == 0
+
+
 def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
     secret = generate_secret("svix")
     rec = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(4))])

@@ -128,6 +128,10 @@ class ReplayRun:
             if self._stop:
                 break  # --stop-on-failure: read no further
             self.summary.selected += 1
+            if item.skip_reason is not None:
+                self.summary.skipped += 1
+                self.observer.on_warning(f"{item.skip_reason}; skipped")
+                continue
             try:
                 prepared = prepare(item, self.settings.sets, self.settings.signing)
             except BadInputError as err:

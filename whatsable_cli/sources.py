@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,7 +26,6 @@ JSON_HEADERS = (("Content-Type", "application/json"),)
 RECORDING_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 PAYLOAD_SUFFIXES = frozenset({".json", *RECORDING_SUFFIXES})
 STDIN = "-"
-Warn = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -40,6 +39,7 @@ class ReplayItem:
     request_id: str | None = None  # recorded requests only
     received_at: str | None = None  # recorded requests only
     event_type: str | None = None
+    skip_reason: str | None = None  # why it cannot be sent (no body recorded): counted as skipped
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def resolve_sources(specs: Iterable[str]) -> list[Source]:
 
 
 def _recorded_items(
-    lines: Iterable[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None, warn: Warn
+    lines: Iterable[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None
 ) -> Iterator[ReplayItem]:
     def parse(raw: Any) -> ReplayItem | None:
         """A request line straight into a ReplayItem (no RecordedRequest per line: this runs a million times)."""
@@ -141,9 +141,12 @@ def _recorded_items(
         if kind != RECORD_TYPE_REQUEST:
             raise ValueError(f"unknown line type {kind!r}")
         request_id = str(raw["id"])
-        if raw.get("body_omitted"):
-            warn(f"{origin}: request {request_id} was recorded without its body (over the size limit); skipped")
-            return None
+        if raw.get("body_omitted"):  # still selected by the filters, then skipped and counted by the replay
+            reason = f"{origin}: request {request_id} was recorded without its body (over the size limit)"
+            received_at, event_type = str(raw["received_at"]), raw.get("event_type")
+            return ReplayItem(
+                origin, b"", [], str(raw.get("method", "POST")), request_id, received_at, event_type, reason
+            )
         headers = [(str(k), str(v)) for k, v in raw.get("headers", ())]
         if "decoded" in raw.get(
             "flags", ()
@@ -194,7 +197,7 @@ def _payload_items(
         yield ReplayItem(f"{origin}:{number}", body, event_type=parsed.kind)
 
 
-def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None, warn: Warn) -> Iterator[ReplayItem]:
+def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None) -> Iterator[ReplayItem]:
     lines = iter(stdin.readline, b"")
     head: list[bytes] = []  # leading blank lines are kept: a document is sent exactly as piped
     for line in lines:
@@ -207,7 +210,7 @@ def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None, 
         )
     rest = itertools.chain(head, lines)
     if _is_recording_line(head[-1]):
-        yield from _recorded_items(rest, "<stdin>", strict=strict, on_skip=on_skip, warn=warn)
+        yield from _recorded_items(rest, "<stdin>", strict=strict, on_skip=on_skip)
     else:
         yield from _payload_items(rest, "<stdin>", strict=strict, on_skip=on_skip)
 
@@ -218,12 +221,11 @@ def iter_items(
     stdin: BinaryIO,
     strict: bool = False,
     on_skip: SkipWarning | None = None,
-    warn: Warn = lambda _message: None,
 ) -> Iterator[ReplayItem]:
     """Every request of every source in order, streamed (a recording is never read whole)."""
     for source in sources:
         if source.kind == "stdin":
-            yield from _stdin_items(stdin, strict=strict, on_skip=on_skip, warn=warn)
+            yield from _stdin_items(stdin, strict=strict, on_skip=on_skip)
             continue
         assert source.path is not None
         if source.kind == "fixture":
@@ -231,6 +233,6 @@ def iter_items(
             continue
         with source.path.open("rb") as handle:
             if source.kind == "recording":
-                yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip, warn=warn)
+                yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip)
             else:
                 yield from _payload_items(iter(handle), source.spec, strict=strict, on_skip=on_skip)

@@ -96,9 +96,7 @@ def replay(
     printer = ReplayPrinter(url=to, json_output=json_output, show_secrets=show_secrets)
     for warning in config.warnings:
         printer.on_warning(warning)
-    items = iter_items(
-        resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=warn_skipped_line, warn=printer.on_warning
-    )
+    items = iter_items(resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=warn_skipped_line)
     with printer:
         summary = run_replay(items, settings, printer)
     printer.render_summary(summary)
