@@ -333,6 +333,24 @@ def test_a_request_recorded_without_its_body_is_warned_about_and_counted_as_skip
     assert "without its body" not in only_other.stderr and ndjson(only_other)[-1]["skipped"] == 0
 
 
+def test_an_id_that_matched_nothing_is_named_in_a_warning(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0)), recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--id", recorded(1, b"").id[:6], "--id", "ffff99")
+    assert run.exit_code == 0, run.stderr
+    assert endpoint.received.bodies == [status_body(1)]
+    assert "warning: --id matched no request: ffff99" in run.stderr
+
+
+def test_ids_that_matched_nothing_at_all_are_bad_input_like_events_show(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url, "--id", "ffff99", "--id", "eeee")
+    assert run.exit_code == 7 and endpoint.received.bodies == [] and run.stdout == ""
+    assert "error: --id matched no request: ffff99, eeee; nothing to replay" in run.stderr
+    assert "whatsable events list" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
     secret = generate_secret("svix")
     rec = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(4))])

@@ -112,6 +112,7 @@ class ReplayRun:
         self._stop = False
         self._warned: set[str] = set()
         self._failure: Exception | None = None
+        self._unmatched_ids = set(settings.filters.ids)  # --id values no selected request has matched yet
 
     async def run(self, items: Iterable[ReplayItem]) -> ReplaySummary:
         started = self._monotonic()
@@ -121,13 +122,28 @@ class ReplayRun:
         else:
             await self._deliver_all(items)
         self.summary.elapsed_s = self._monotonic() - started
+        if self._unmatched_ids and not self._stop:  # every item was read: these ids are in none of them
+            self._report_unmatched_ids()
         return self.summary
+
+    def _report_unmatched_ids(self) -> None:
+        """A typo in --id is named: a warning, or bad input (exit 7) when it left nothing to replay at all."""
+        names = ", ".join(prefix for prefix in self.settings.filters.ids if prefix in self._unmatched_ids)
+        if self.summary.selected == 0:
+            raise BadInputError(
+                f"--id matched no request: {names}; nothing to replay",
+                hint="list the recorded ids with `whatsable events list` (--record PATH for another recording)",
+                code="unknown_id",
+            )
+        self.observer.on_warning(f"--id matched no request: {names}")
 
     def _prepared(self, items: Iterable[ReplayItem]) -> Iterable[PreparedRequest]:
         for item in select(items, self.settings.filters):
             if self._stop:
                 break  # --stop-on-failure: read no further
             self.summary.selected += 1
+            if self._unmatched_ids and item.request_id is not None:
+                self._unmatched_ids -= {prefix for prefix in self._unmatched_ids if item.request_id.startswith(prefix)}
             if item.skip_reason is not None:
                 self.summary.skipped += 1
                 self.observer.on_warning(f"{item.skip_reason}; skipped")
