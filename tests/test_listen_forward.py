@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import shutil
 import ssl
@@ -15,7 +16,7 @@ import pytest
 
 from tests.listen_helpers import TargetApp, fixture_bytes, free_port, listen_settings, running_listener
 from whatsable_cli.forwarder import RetryPolicy, Routing
-from whatsable_cli.listen_model import RESPOND_200, ListenSettings
+from whatsable_cli.listen_model import RESPOND_200, RESPOND_RELAY, ListenSettings
 
 
 def settings(tmp_path: Path, routing: Routing, **overrides: Any) -> ListenSettings:
@@ -134,6 +135,34 @@ async def test_queued_events_left_at_stop_are_reported(tmp_path: Path) -> None:
         await listener.observer.wait_until(lambda: len(listener.observer.events) == 3)
     assert listener.observer.summary is not None
     assert listener.observer.summary.still_queued == {down_url: 3}
+
+
+@pytest.mark.parametrize("respond", [RESPOND_200, RESPOND_RELAY])
+async def test_a_forward_unanswered_at_stop_is_recorded_as_cancelled(tmp_path: Path, respond: str) -> None:
+    release = asyncio.Event()
+    held = await TargetApp(hold=release).start()  # the app sits on a breakpoint past the shutdown grace
+    try:
+        routing = Routing((held.url(),))
+        async with (
+            running_listener(settings(tmp_path, routing, respond=respond, shutdown_grace=0.2)) as listener,
+            aiohttp.ClientSession() as session,
+        ):
+            posted = asyncio.ensure_future(session.post(listener.url + "?k=1", data=b'{"event":"x"}'))
+            await held.wait_until(lambda: len(held.received) == 1)
+        with contextlib.suppress(aiohttp.ClientError):  # relay: the sender's request ends with the listener
+            (await posted).release()
+        requests, forwards = listener.recording()
+    finally:
+        release.set()
+        await held.stop()
+    [forward] = forwards
+    assert forward.request_id == requests[0].id and forward.attempt == 1
+    assert forward.result.url == held.url() + "?k=1" and forward.result.status is None
+    assert (forward.result.error, forward.result.error_code) == ("cancelled at shutdown", "cancelled")
+    summary = listener.observer.summary
+    assert summary is not None
+    assert (summary.forwards_cancelled, summary.forwards_failed, summary.record_failures) == (1, 0, 0)
+    assert listener.observer.warnings == []  # not mistaken for a target that went down
 
 
 async def test_unknown_events_are_forwarded(tmp_path: Path) -> None:

@@ -182,6 +182,7 @@ def test_banner_and_summary_go_to_stderr() -> None:
     renderer = ListenRenderer("compact", out_console, err_console)
     renderer.ready(_info())
     summary = RunSummary(recording=Path("/tmp/rec.jsonl"), duration_s=3.0, forwards_ok=4, forwards_failed=1)
+    summary.forwards_cancelled = 2
     summary.events.update({"message_status": 3, "incoming_message": 2})
     summary.signatures.update({"verified": 4, "failed": 1})
     summary.still_queued = {"http://localhost:3000/in": 2}
@@ -197,7 +198,7 @@ def test_banner_and_summary_go_to_stderr() -> None:
     assert "incoming_message → http://localhost:3000/in" in text
     assert "Ctrl-C to stop" in text
     assert "Stopped. 5 events in 3.0 s: message_status 3, incoming_message 2" in text
-    assert "forwards     4 ok, 1 failed" in text
+    assert "forwards     4 ok, 1 failed, 2 cancelled at stop" in text
     assert "signatures   4 verified, 1 failed" in text
     assert "undelivered  2 to http://localhost:3000/in" in text
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # only types: settings and routes (listen_model) are checked 
     from whatsable_cli.delivery import Deliverer, Delivery
 
 
+CANCELLED, CANCELLED_TEXT = "cancelled", "cancelled at shutdown"
+
+
 def check_target_url(url: str) -> str:
     """A forward target must be an absolute http(s) URL (exit 7 otherwise)."""
     return check_http_url(
@@ -93,6 +96,9 @@ class ForwardEvents(Protocol):
 
     def queue_full(self, url: str, limit: int) -> None: ...
 
+    def cancelled(self, job: ForwardJob, result: DeliveryResult) -> None:
+        """A delivery still unanswered when the listener stopped (its result says so)."""
+
 
 @dataclass
 class _Target:
@@ -153,6 +159,7 @@ class Forwarder:
         self._queue_limit = queue_limit
         self._targets: dict[str, _Target] = {}
         self._closing = asyncio.Event()
+        self._in_flight: set[asyncio.Task[tuple[Delivery | None, bool]]] = set()  # cancelled at close
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
@@ -162,14 +169,22 @@ class Forwarder:
 
     def start(self, job: ForwardJob, urls: Sequence[str]) -> Forwarding:
         """Start delivering to every target at once (a slow one does not hold the others up)."""
-        return Forwarding(urls, [asyncio.ensure_future(self._to_target(job, url)) for url in urls])
+        tasks = [asyncio.ensure_future(self._to_target(job, url)) for url in urls]
+        for task in tasks:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return Forwarding(urls, tasks)
 
     async def _to_target(self, job: ForwardJob, url: str) -> tuple[Delivery | None, bool]:
         """(the attempt made now, or None; whether the job now waits in the target's queue)."""
         target = self._target(url)
         if self._queue_when_down and target.down:
             return None, self._enqueue(target, _Queued(job.seq, job, attempts=0))  # earlier events wait first
-        delivery = await self._deliverer.deliver(job.url_for(url), job.body, job.headers)
+        try:
+            delivery = await self._deliverer.deliver(job.url_for(url), job.body, job.headers)
+        except asyncio.CancelledError:  # stopping (close(), or the server giving up on a relay request)
+            self._events.cancelled(job, DeliveryResult(job.url_for(url), error=CANCELLED_TEXT, error_code=CANCELLED))
+            raise
         queued = False
         if delivery.result.status is None:
             self._mark_down(target, delivery.result.error or "no answer")
@@ -230,7 +245,9 @@ class Forwarder:
         return {t.url: len(t.queue) + t.dropped for t in self._targets.values() if t.queue or t.dropped}
 
     async def close(self, timeout: float) -> dict[str, int]:
-        """Give each waiting target one more try (bounded), then stop; returns what is still undelivered."""
+        """Give each waiting target one more try (bounded), then stop; returns what is still undelivered.
+
+        A first delivery still unanswered is cancelled, and reported through `cancelled` (so it is recorded)."""
         self._closing.set()
         workers = [t.worker for t in self._targets.values() if t.worker is not None and not t.worker.done()]
         if workers:
@@ -238,4 +255,8 @@ class Forwarder:
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
+        unanswered = list(self._in_flight)  # first attempts the grace period was not enough for
+        for attempt in unanswered:
+            attempt.cancel()
+        await asyncio.gather(*unanswered, return_exceptions=True)
         return self.pending()

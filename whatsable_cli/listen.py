@@ -199,6 +199,10 @@ class ListenService(ForwardEvents):
         self.summary.count_forward(result)
         self.observer.redelivered(job.request_id, result, attempt)
 
+    def cancelled(self, job: ForwardJob, result: DeliveryResult) -> None:
+        self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
+        self.summary.forwards_cancelled += 1
+
     def queue_full(self, url: str, limit: int) -> None:
         self.observer.warning(
             f"the queue for {url} is full ({limit} events): newer events are only in the recording "

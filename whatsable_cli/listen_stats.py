@@ -49,6 +49,7 @@ class RunSummary:
     events: Counter[str] = field(default_factory=Counter)  # by event type, incl. unknown / not_json
     forwards_ok: int = 0
     forwards_failed: int = 0
+    forwards_cancelled: int = 0  # still unanswered when the listener stopped (recorded as cancelled)
     redelivered: int = 0
     duplicates: int = 0
     signatures: Counter[str] = field(default_factory=Counter)  # verified / failed / unsigned / unchecked
@@ -78,6 +79,7 @@ class RunSummary:
             "by_type": dict(self.events),
             "forwards_ok": self.forwards_ok,
             "forwards_failed": self.forwards_failed,
+            "forwards_cancelled": self.forwards_cancelled,
             "redelivered": self.redelivered,
             "duplicates": self.duplicates,
             "signatures": dict(self.signatures),

@@ -74,9 +74,11 @@ def summary_lines(summary: RunSummary) -> list[str]:
     lines = [
         f"[bold]Stopped.[/] {summary.total} events in {summary.duration_s:.1f} s" + (f": {by_type}" if by_type else "")
     ]
-    if summary.forwards_ok or summary.forwards_failed:
+    if summary.forwards_ok or summary.forwards_failed or summary.forwards_cancelled:
         redelivered = f" ({summary.redelivered} redelivered)" if summary.redelivered else ""
-        lines.append(f"  forwards     {summary.forwards_ok} ok, {summary.forwards_failed} failed{redelivered}")
+        cancelled = f", {summary.forwards_cancelled} cancelled at stop" if summary.forwards_cancelled else ""
+        ok, failed = summary.forwards_ok, summary.forwards_failed
+        lines.append(f"  forwards     {ok} ok, {failed} failed{cancelled}{redelivered}")
     signatures = ", ".join(f"{count} {result}" for result, count in summary.signatures.items() if result != "unchecked")
     if signatures:
         lines.append(f"  signatures   {signatures}")
