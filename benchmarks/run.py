@@ -2,6 +2,12 @@
 
 python benchmarks/run.py            # the full run (a few minutes on 2 cores)
 python benchmarks/run.py --quick    # a smoke run (what the test suite runs)
+python benchmarks/run.py --only startup
+
+Same footing for each pair, explained where it is decided: the load generator (loadgen.py: cheap
+enough per request that the bare server, not the generator, is the limit; its busy share is reported),
+start-up (bench_startup.py: both apps behind the same console-script launcher), replay (bench_replay.py:
+whole processes, both aiohttp clients, same recording, concurrency and target).
 """
 
 from __future__ import annotations
