@@ -79,3 +79,33 @@ def test_the_fast_ndjson_line_equals_the_json_of_the_outcome() -> None:
         line = render.delivery_line(case)
         assert line.endswith("\n") and line.count("\n") == 1
         assert json.loads(line) == render.outcome_json(case)
+
+
+class Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_lines_to_a_pipe_go_out_in_batches_and_a_line_after_a_pause_at_once() -> None:
+    clock = [100.0]
+    stream = Writes()
+    batcher = render.LineBatcher(stream, clock=lambda: clock[0])
+    batcher.add("a\n")  # the first line: written at once
+    for line in ("b\n", "c\n", "d\n"):  # a burst within one batch window: held
+        clock[0] += render.BATCH_SECONDS / 10
+        batcher.add(line)
+    assert stream.writes == ["a\n"]
+    clock[0] += render.BATCH_SECONDS  # a pause: the next line goes out with what was held
+    batcher.add("e\n")
+    assert stream.writes == ["a\n", "b\nc\nd\ne\n"]
+    for index in range(render.BATCH_LINES):  # a batch never grows past BATCH_LINES, however fast
+        batcher.add(f"{index}\n")
+    assert len(stream.writes) == 3
+    batcher.add("last\n")
+    batcher.flush()
+    assert stream.getvalue() == "a\nb\nc\nd\ne\n" + "".join(f"{i}\n" for i in range(render.BATCH_LINES)) + "last\n"

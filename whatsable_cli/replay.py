@@ -1,10 +1,10 @@
-"""The replay service: stream items through a bounded queue to N workers that deliver over one session."""
+"""The replay service: N workers pull items from one stream and deliver them over one session."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,8 +16,6 @@ from whatsable_cli.query import Filters, accepts, take_last
 from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
 from whatsable_cli.replay_stats import Pacer, ReplaySummary, StatusExpectation
 from whatsable_cli.sources import ReplayItem
-
-QUEUE_ITEMS_PER_WORKER = 4  # enough read-ahead to keep workers busy; the rest of the file stays on disk
 
 
 @dataclass(frozen=True)
@@ -165,50 +163,48 @@ class ReplayRun:
             self.observer.on_warning(WARNING_TEXT[kind])
 
     async def _deliver_all(self, items: Iterable[ReplayItem]) -> None:
-        workers_count = self.settings.concurrency
-        queue: asyncio.Queue[tuple[int, PreparedRequest] | None] = asyncio.Queue(workers_count * QUEUE_ITEMS_PER_WORKER)
-        async with Deliverer(timeout=self.settings.timeout, connections=workers_count) as deliverer:
-            workers = [asyncio.create_task(self._worker(queue, deliverer)) for _ in range(workers_count)]
+        # A fixed pool of workers pulls from one shared iterator: each reads its next item only when it is free,
+        # so nothing is read ahead of the in-flight requests (bounded memory) and no queue hand-off per request.
+        # Sharing is safe: next() is synchronous, so no two workers are ever inside the generator at once.
+        jobs = enumerate(self._prepared(items))
+        async with Deliverer(timeout=self.settings.timeout, connections=self.settings.concurrency) as deliverer:
+            workers = [asyncio.create_task(self._worker(jobs, deliverer)) for _ in range(self.settings.concurrency)]
             try:
-                reading_error = await self._produce(items, queue)
-                for _ in workers:
-                    await queue.put(None)
                 await asyncio.gather(*workers)
             except asyncio.CancelledError:  # Ctrl-C: stop at once, in-flight requests included
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
-        failure = self._failure or reading_error
-        if failure is not None:
-            raise failure
+        if self._failure is not None:
+            raise self._failure
 
-    async def _produce(
-        self, items: Iterable[ReplayItem], queue: asyncio.Queue[tuple[int, PreparedRequest] | None]
-    ) -> Exception | None:
-        """Fill the queue; a reading error (e.g. --strict on a corrupt line) is returned after what is queued."""
-        try:
-            for index, prepared in enumerate(self._prepared(items)):
-                await queue.put((index, prepared))
-        except Exception as exc:
-            return exc
-        return None
-
-    async def _worker(self, queue: asyncio.Queue[tuple[int, PreparedRequest] | None], deliverer: Deliverer) -> None:
-        url = self.settings.url
-        while (job := await queue.get()) is not None:
-            index, prepared = job
-            if self._stop:
-                self.summary.not_sent += 1
-                continue  # keep draining so the producer never waits on a full queue
+    async def _worker(self, jobs: Iterator[tuple[int, PreparedRequest]], deliverer: Deliverer) -> None:
+        url, pacer = self.settings.url, self._pacer
+        while not self._stop:
             try:
-                planned = None if self._pacer is None else await self._wait_for_slot(self._pacer)
+                job = next(jobs, None)
+            except Exception as exc:  # a reading error (--strict on a corrupt line): raised once in-flight ones end
+                self._fail(exc)
+                return
+            if job is None:
+                return  # every item was taken (a generator that raised also ends here for the other workers)
+            index, prepared = job
+            try:
+                planned = None if pacer is None else await self._wait_for_slot(pacer)
+                if self._stop:  # stopped (--stop-on-failure) while this one waited for its --rate slot
+                    self.summary.not_sent += 1
+                    return
                 sent_at = self._monotonic()
                 delivery = await deliverer.deliver(url, prepared.body, prepared.headers, method=prepared.item.method)
                 self._report(index, prepared, delivery.result, planned, sent_at)
-            except Exception as exc:  # a bug in an observer must not hang the producer: stop, then re-raise
-                self._failure = self._failure or exc
-                self._stop = True
+            except Exception as exc:  # a bug in an observer: stop the run, then re-raise it
+                self._fail(exc)
+                return
+
+    def _fail(self, exc: Exception) -> None:
+        self._failure = self._failure or exc
+        self._stop = True
 
     async def _wait_for_slot(self, pacer: Pacer) -> float:
         slot = pacer.next_slot(self._monotonic())

@@ -59,9 +59,7 @@ def replay(
     from whatsable_cli.fixtures import apply_overrides
     from whatsable_cli.paths import recording_to_read
     from whatsable_cli.query import build_filters
-    from whatsable_cli.render.console import print_note
-    from whatsable_cli.render.events import warn_skipped_line
-    from whatsable_cli.render.replay import ReplayPrinter
+    from whatsable_cli.render.replay import ReplayPrinter, print_note
     from whatsable_cli.replay import ReplaySettings, exit_code
     from whatsable_cli.replay import replay as run_replay
     from whatsable_cli.replay_request import SigningPlan
@@ -96,7 +94,7 @@ def replay(
     printer = ReplayPrinter(url=to, json_output=json_output, show_secrets=show_secrets)
     for warning in config.warnings:
         printer.on_warning(warning)
-    items = iter_items(resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=warn_skipped_line)
+    items = iter_items(resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=printer.on_skipped_line)
     with printer:
         summary = run_replay(items, settings, printer)
     printer.render_summary(summary)

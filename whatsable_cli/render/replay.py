@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
-
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any, TextIO
 
 from whatsable_cli.events import encode_body
 from whatsable_cli.http_rules import end_to_end_headers
 from whatsable_cli.redaction import display_header_value
-from whatsable_cli.render.console import print_warning, stderr_console, stdout_console
 from whatsable_cli.replay import ReplayOutcome
 from whatsable_cli.replay_request import WARNING_TEXT
 from whatsable_cli.replay_stats import ReplaySummary
@@ -24,31 +25,77 @@ if TYPE_CHECKING:
 # One encoder reused for every NDJSON line (json.dumps would rebuild its options per call).
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
 _quote: Any = json.encoder.encode_basestring  # the C string quoter json itself uses
-_RESULT_FIELDS = ("url", "status", "latency_ms", "response_snippet", "error", "error_code", "retry_after")
+_TRUE_FALSE = ("false", "true")
+_OPTIONAL_TEXT_FIELDS = ("response_snippet", "error", "error_code", "retry_after")
+# Lines to a pipe or file go out in batches, one write each (not one per line, even under PYTHONUNBUFFERED);
+# a batch is written when a line comes this long after the last write, so a slow replay still streams.
+BATCH_SECONDS = 0.1
+BATCH_LINES = 512
 
 
-def _literal(value: object) -> str:
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    return _quote(value) if isinstance(value, str) else repr(value)
+def stderr_console() -> Console:
+    """rich is imported only when something is shown on stderr: a --json run to a pipe never loads it."""
+    from whatsable_cli.render.console import stderr_console as make_console
+
+    return make_console()
+
+
+def print_note(message: str) -> None:
+    """render.console's note, rich loaded only when there is one."""
+    from whatsable_cli.render.console import print_note as note
+
+    note(message)
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 def delivery_line(outcome: ReplayOutcome) -> str:
     """outcome_json(outcome) as one compact JSON line, built directly: this runs once per request."""
-    item, request, result = outcome.request.item, outcome.request, outcome.result
+    request, result = outcome.request, outcome.result
+    item = request.item
     line = (
-        f'{{"type":"delivery","index":{outcome.index},"id":{_literal(item.request_id)},'
-        f'"origin":{_quote(item.origin)},"event":{_literal(item.event_type)},"passed":{_literal(outcome.passed)},'
-        f'"resigned":{_literal(request.resigned)},"edited":{_literal(request.edited)}'
+        f'{{"type":"delivery","index":{outcome.index},"id":{_text_or_null(item.request_id)},'
+        f'"origin":{_quote(item.origin)},"event":{_text_or_null(item.event_type)},'
+        f'"passed":{_TRUE_FALSE[outcome.passed]},"resigned":{_TRUE_FALSE[request.resigned]},'
+        f'"edited":{_TRUE_FALSE[request.edited]}'
     )
-    if result is not None:
-        for name in _RESULT_FIELDS:
-            value = getattr(result, name)
-            if value is not None:
-                line += f',"{name}":{_literal(value)}'
+    if result is None:
+        return line + "}\n"
+    line += f',"url":{_quote(result.url)}'
+    if result.status is not None:
+        line += f',"status":{result.status}'
+    if result.latency_ms is not None:
+        line += f',"latency_ms":{result.latency_ms!r}'
+    for name in _OPTIONAL_TEXT_FIELDS:
+        value = getattr(result, name)
+        if value is not None:
+            line += f',"{name}":{_quote(value)}'
     return line + "}\n"
+
+
+class LineBatcher:
+    """Lines to a pipe, written in batches: one write per batch, a batch at most BATCH_SECONDS old."""
+
+    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._lines: list[str] = []
+        self._written_at = -math.inf
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        now = self._clock()
+        if now - self._written_at >= BATCH_SECONDS or len(self._lines) >= BATCH_LINES:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self._lines:
+            self._stream.write("".join(self._lines))
+            self._lines.clear()
+        self._stream.flush()
+        self._written_at = self._clock() if now is None else now
 
 
 def _ident(outcome: ReplayOutcome) -> str:
@@ -113,11 +160,20 @@ class ReplayPrinter:
         self.json_output = json_output
         self.show_secrets = show_secrets
         self._stdout_tty = sys.stdout.isatty()
-        self._err = stderr_console()
-        show_bar = self._err.is_terminal and not json_output if progress is None else progress
+        # a terminal shows each line at once; a pipe or file gets them in batches (see LineBatcher)
+        self._batcher = None if self._stdout_tty else LineBatcher(sys.stdout)
+        self._write = sys.stdout.write if self._batcher is None else self._batcher.add
+        self._stderr: Console | None = None
+        show_bar = (not json_output and self._err.is_terminal) if progress is None else progress
         self._progress: Progress | None = self._make_progress() if show_bar else None
         self._task: Any = None
         self._failed = 0
+
+    @property
+    def _err(self) -> Console:
+        if self._stderr is None:
+            self._stderr = stderr_console()
+        return self._stderr
 
     def _make_progress(self) -> Progress:
         # imported only on a terminal: piped and --json runs never pay for it
@@ -137,6 +193,8 @@ class ReplayPrinter:
         )
 
     def _terminal(self) -> Console:
+        from whatsable_cli.render.console import stdout_console
+
         # While the bar is live, lines go through its console, which clears and redraws the bar around them.
         return self._progress.console if self._progress is not None else stdout_console()
 
@@ -151,31 +209,51 @@ class ReplayPrinter:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._batcher is not None:
+            self._batcher.flush()
         sys.stdout.flush()
 
     def on_warning(self, message: str) -> None:
+        from whatsable_cli.render.console import print_warning
+
         print_warning(message, self._err)
+
+    def on_skipped_line(self, path: Path, line_no: int, why: str) -> None:
+        """The reader's on_skip callback (render.events' warning, loaded only when a line is skipped)."""
+        from whatsable_cli.render.events import warn_skipped_line
+
+        warn_skipped_line(path, line_no, why)
 
     def on_outcome(self, outcome: ReplayOutcome) -> None:
         if outcome.result is None:
             self._print_dry_run(outcome)
         elif self.json_output:
-            sys.stdout.write(delivery_line(outcome))
+            self._write(delivery_line(outcome))
         elif self._stdout_tty:
+            from rich.markup import escape
+
             style = "green" if outcome.passed else "red"
             self._terminal().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
         else:
-            sys.stdout.write(outcome_line(outcome) + "\n")
+            self._write(outcome_line(outcome) + "\n")
         if not outcome.passed:
             self._failed += 1
         if self._progress is not None:
             self._progress.update(self._task, advance=1, failed=self._failed)
 
     def _print_dry_run(self, outcome: ReplayOutcome) -> None:
+        from rich.markup import escape
+
+        from whatsable_cli.render.console import stdout_console
+
         shown = dry_run_json(outcome, self.url, self.show_secrets)
         if self.json_output:
-            sys.stdout.write(_encode_json(shown) + "\n")
+            self._write(_encode_json(shown) + "\n")
             return
+        self._flush()  # a rich console writes to stdout itself: what is batched goes first
         console = self._terminal() if self._stdout_tty else stdout_console()
         console.print(f"[bold]{escape(shown['method'])} {escape(self.url)}[/]  ({escape(shown['origin'])})")
         for name, value in shown["headers"]:
@@ -184,12 +262,11 @@ class ReplayPrinter:
         console.print(f"  {escape(body)}\n", soft_wrap=True)
 
     def render_summary(self, summary: ReplaySummary) -> None:
+        self._flush()  # every delivery line before the summary
         if self.json_output:
             sys.stdout.write(json.dumps({"type": "summary", "url": self.url, **summary.to_dict()}) + "\n")
-            sys.stdout.flush()
-            return
-        for line in summary_lines(summary, self.url):
-            sys.stdout.write(line + "\n")
+        else:
+            sys.stdout.write("".join(line + "\n" for line in summary_lines(summary, self.url)))
         sys.stdout.flush()
 
 
