@@ -36,7 +36,7 @@ from whatsable_cli.listen_triage import (
     relay_reply,
     triage,
 )
-from whatsable_cli.server import Incoming, Reply, ServerSettings, create_app, start_server
+from whatsable_cli.server import Incoming, Reply, ServerSettings, start_server
 from whatsable_cli.store import RecordingWriter
 
 __all__ = ["ListenService", "run", "serve"]
@@ -79,7 +79,8 @@ class ListenService(ForwardEvents):
 
     # -- the pipeline -------------------------------------------------------------------------------
 
-    async def handle(self, incoming: Incoming) -> Reply:
+    def handle(self, incoming: Incoming) -> Reply | Coroutine[Any, Any, Reply]:
+        """The answer at once, unless it is a forward's (relay mode): then a coroutine that waits for it."""
         request_id = os.urandom(8).hex()  # what secrets.token_hex(8) does, minus two calls
         try:
             found = triage(self.settings, incoming, request_id, _now_iso(), self._dupes)
@@ -98,7 +99,7 @@ class ListenService(ForwardEvents):
         if self.settings.respond == RESPOND_200:
             self._in_background(self._forward(found, job, 200))
             return found.reply or received_reply(request_id)
-        return await self._forward(found, job, None)
+        return self._forward(found, job, None)
 
     def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
         request = recorded_request(incoming, request_id, _now_iso(), None, None, 200, ["internal_error"])
@@ -253,20 +254,21 @@ async def serve(
     writer = RecordingWriter(settings.record_path, fsync=settings.fsync) if settings.record_path else None
     try:
         service = ListenService(settings, observer, writer)
-        app = create_app(service, ServerSettings(path=settings.path, max_body=settings.max_body))
-        runner, port = await start_server(app, settings.host, settings.port, shutdown_timeout=settings.shutdown_grace)
-        try:
-            public_url = settings.public_url
-            if tunnel is not None:
-                public_url = await asyncio.to_thread(tunnel.open, port)
-            inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
-            observer.ready(_info(settings, port, public_url, inspector_url))
-            await stop.wait()
-            observer.stopping()
-        finally:
-            await runner.cleanup()  # stops accepting, waits for in-flight requests, then lifespan's exit
-            if tunnel is not None:
-                await asyncio.to_thread(tunnel.close)
+        async with service.lifespan():  # the outbound session is open before the first request
+            server_settings = ServerSettings(path=settings.path, max_body=settings.max_body)
+            server, port = await start_server(service, server_settings, settings.host, settings.port)
+            try:
+                public_url = settings.public_url
+                if tunnel is not None:
+                    public_url = await asyncio.to_thread(tunnel.open, port)
+                inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
+                observer.ready(_info(settings, port, public_url, inspector_url))
+                await stop.wait()
+                observer.stopping()
+            finally:
+                await server.close(settings.shutdown_grace)  # stops accepting, finishes in-flight requests
+                if tunnel is not None:
+                    await asyncio.to_thread(tunnel.close)
     finally:
         if writer is not None:
             writer.close()

@@ -1,26 +1,25 @@
-"""The aiohttp listener app: turns HTTP requests into `Incoming` values for a handler, and its `Reply` back."""
+"""The listener's routes: turns HTTP requests into `Incoming` values for a handler, and its `Reply` back."""
 
 from __future__ import annotations
 
 import errno
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiohttp import web
-
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.http_server import JSON_TYPE, HttpServer, Reply, Request
 from whatsable_cli.listen_model import DEFAULT_MAX_BODY, HEALTH_PATH
 from whatsable_cli.tunnel_health import SELF_TEST_HEADER
 
-JSON_TYPE = "application/json"
+__all__ = ["JSON_TYPE", "Incoming", "ListenerHandler", "Reply", "ServerSettings", "json_reply", "start_server"]
 
 
 @dataclass(slots=True)
 class Incoming:
-    """One received request, as the listen service sees it (no aiohttp types)."""
+    """One received request, as the listen service sees it (no HTTP-library types)."""
 
     method: str
     path: str
@@ -35,20 +34,12 @@ class Incoming:
     on_webhook_path: bool
 
 
-@dataclass(slots=True)
-class Reply:
-    """What the sender is answered."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class ListenerHandler(Protocol):
-    """What the app needs from the service behind it."""
+    """What the server needs from the service behind it."""
 
-    async def handle(self, incoming: Incoming) -> Reply: ...
+    def handle(self, incoming: Incoming) -> Reply | Coroutine[Any, Any, Reply]:
+        """A Reply when the answer is known at once; a coroutine when it waits (on a forward)."""
+        ...
 
     def lifespan(self) -> AbstractAsyncContextManager[None]: ...
 
@@ -61,88 +52,50 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
 
 
-HANDLER_KEY = web.AppKey("handler", ListenerHandler)
-SETTINGS_KEY = web.AppKey("settings", ServerSettings)
+def json_reply(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), headers=headers or {})
 
 
-def json_reply(status: int, payload: dict[str, Any]) -> Reply:
-    return Reply(status, json.dumps(payload).encode())
+class Routes:
+    """GET/HEAD on the webhook path and the health route answer themselves; everything else is the handler's."""
+
+    def __init__(self, handler: ListenerHandler, settings: ServerSettings) -> None:
+        self._handler = handler
+        self._settings = settings
+
+    def __call__(self, request: Request) -> Reply | Coroutine[Any, Any, Reply]:
+        method, path = request.method, request.path
+        if method in ("GET", "HEAD"):
+            if path == self._settings.path:
+                return _probe(request)
+            if path == HEALTH_PATH:
+                return json_reply(200, {"ok": True, **self._handler.health()})
+        headers = request.headers
+        return self._handler.handle(
+            Incoming(
+                method=method,
+                path=path,
+                query=request.query_string,
+                headers=headers,
+                header_pairs=list(headers.items()),
+                body=request.body,
+                body_size=request.body_size,
+                body_omitted=request.body_omitted,
+                remote=request.remote,
+                scheme="http",
+                on_webhook_path=path == self._settings.path,
+            )
+        )
 
 
-async def _read_body(request: web.Request, max_body: int) -> tuple[bytes, int, bool]:
-    """(body, size, omitted): an oversized body is never read into memory."""
-    declared = request.content_length
-    if declared is not None and declared > max_body:
-        return b"", declared, True
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:  # chunked, no declared length: found out while reading
-        return b"", declared or max_body + 1, True
-    return body, len(body), False
-
-
-async def _receive(request: web.Request) -> web.StreamResponse:
-    """Every request except the health check and GET/HEAD on the webhook path goes to the handler."""
-    settings = request.app[SETTINGS_KEY]
-    body, size, omitted = await _read_body(request, settings.max_body)
-    incoming = Incoming(
-        method=request.method,
-        path=request.path,
-        query=request.query_string,
-        headers=request.headers,
-        header_pairs=list(request.headers.items()),
-        body=body,
-        body_size=size,
-        body_omitted=omitted,
-        remote=request.remote,
-        scheme=request.scheme,
-        on_webhook_path=request.path == settings.path,
-    )
-    try:
-        reply = await request.app[HANDLER_KEY].handle(incoming)
-    except Exception:  # the service answers its own failures; this is the last line of defence, not a 500
-        reply = json_reply(503, {"error": "listener_error", "detail": "try again"})
-        reply.headers["Retry-After"] = "1"
-    response = web.Response(status=reply.status, body=reply.body, content_type=None, headers=reply.headers)
-    if reply.content_type:
-        response.headers["Content-Type"] = reply.content_type
-    if omitted:
-        response.force_close()  # the unread body is still on the connection
-    return response
-
-
-async def _probe(request: web.Request) -> web.Response:
+def _probe(request: Request) -> Reply:
     """GET/HEAD on the webhook path: some senders check the URL before saving it (Meta echoes a challenge)."""
     challenge = request.query.get("hub.challenge")
     if challenge is not None:
-        return web.Response(text=challenge)
+        return Reply(200, challenge.encode(), "text/plain; charset=utf-8")
     # The tunnel's self-test: echo its nonce to prove the request reached this listener.
     nonce = request.headers.get(SELF_TEST_HEADER)
-    headers = {SELF_TEST_HEADER: nonce} if nonce else None
-    return web.json_response({"ok": True, "webhook": True}, headers=headers)
-
-
-async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, **request.app[HANDLER_KEY].health()})
-
-
-async def _handler_lifespan(app: web.Application) -> AsyncIterator[None]:
-    async with app[HANDLER_KEY].lifespan():
-        yield
-
-
-def create_app(handler: ListenerHandler, settings: ServerSettings) -> web.Application:
-    """The listener app: the webhook path, a health route, and a catch-all that records strays."""
-    # aiohttp raises past client_max_size while reading; _read_body turns that into our recorded 413.
-    app = web.Application(client_max_size=settings.max_body)
-    app[HANDLER_KEY] = handler
-    app[SETTINGS_KEY] = settings
-    app.router.add_get(HEALTH_PATH, _health)
-    app.router.add_post(settings.path, _receive)
-    app.router.add_get(settings.path, _probe)  # HEAD too (allow_head)
-    app.router.add_route("*", "/{tail:.*}", _receive)
-    app.cleanup_ctx.append(_handler_lifespan)
-    return app
+    return json_reply(200, {"ok": True, "webhook": True}, {SELF_TEST_HEADER: nonce} if nonce else None)
 
 
 def _bind_error(exc: OSError, host: str, port: int) -> BadInputError:
@@ -166,16 +119,12 @@ def _bind_error(exc: OSError, host: str, port: int) -> BadInputError:
 
 
 async def start_server(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 5.0
-) -> tuple[web.AppRunner, int]:
-    """Start serving; returns the runner (cleanup() stops it gracefully) and the port actually bound."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    handler: ListenerHandler, settings: ServerSettings, host: str, port: int
+) -> tuple[HttpServer, int]:
+    """Start serving; returns the server (close(grace) stops it gracefully) and the port actually bound."""
+    server = HttpServer(Routes(handler, settings), max_body=settings.max_body)
     try:
-        await site.start()
+        bound = await server.start(host, port)
     except OSError as exc:  # includes socket.gaierror for an unknown --host
-        await runner.cleanup()
         raise _bind_error(exc, host, port) from None
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, int(bound)
+    return server, bound

@@ -1,0 +1,358 @@
+"""A lean HTTP/1.1 server on asyncio and aiohttp's own HTTP parser: requests in, one `Reply` each out.
+
+Why not aiohttp.web: its request and response objects cost about 40 µs of CPU per request, most of a
+bare handler's budget, and the listener's ingest target is half a bare handler's throughput with
+recording, verification and display on top. Parsing stays aiohttp's (its llhttp-based C parser, the
+one aiohttp.web uses, with its limits), so only the plumbing around it is ours: keep-alive, pipelining
+in order, `Expect: 100-continue`, a body size cap that never reads an oversized body, back-pressure,
+an idle timeout and a graceful stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp.http import HttpProcessingError, HttpRequestParser, HttpVersion11, RawRequestMessage
+from aiohttp.streams import StreamReader
+
+JSON_TYPE = "application/json"
+KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are closed after this
+MAX_PIPELINED = 32  # parsed requests waiting on one connection before it stops reading
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@dataclass(slots=True)
+class Request:
+    """One parsed request, body read (or left unread when over the cap)."""
+
+    method: str
+    path: str  # decoded, as aiohttp.web's request.path
+    query_string: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive, order and duplicates kept (a multidict)
+    body: bytes
+    body_size: int
+    body_omitted: bool  # over the cap: not read, and the connection is closed after the answer
+    remote: str | None
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the client is answered."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Answers at once (the fast path: no task per request) or with an awaitable when it must wait.
+Dispatch = Callable[[Request], "Reply | Coroutine[Any, Any, Reply]"]
+
+
+class _Date:
+    """The Date header, formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def __call__(self) -> bytes:
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._value = second, formatdate(second, usegmt=True).encode()
+        return self._value
+
+
+_date = _Date()
+
+
+def encode_reply(reply: Reply, *, head_only: bool = False, connection: str | None = None) -> bytes:
+    """Status line, headers and body as bytes (HEAD: the headers a GET would get, no body)."""
+    lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}".encode(), b"Date: " + _date()]
+    if reply.content_type:
+        lines.append(f"Content-Type: {reply.content_type}".encode())
+    lines.append(b"Content-Length: %d" % len(reply.body))
+    for name, value in reply.headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            continue  # a relayed value must never split the response
+        lines.append(f"{name}: {value}".encode("latin-1", "replace"))
+    if connection:
+        lines.append(f"Connection: {connection}".encode())
+    head = b"\r\n".join(lines) + b"\r\n\r\n"
+    return head if head_only else head + reply.body
+
+
+def unavailable_reply() -> Reply:
+    """The last line of defence when answering failed: never a 500, a retry later."""
+    return Reply(503, b'{"error":"listener_error","detail":"try again"}', headers={"Retry-After": "1"})
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests are answered in the order they came (pipelining kept in order).
+
+    Also the flow-control peer of aiohttp's StreamReader (a body being read): `pause_reading`,
+    `resume_reading`, `_reading_paused` and `connected` are what it calls.
+    """
+
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self._loop = server.loop
+        # The parser only hands the protocol to each body's StreamReader, for the flow control above.
+        self._http_parser = HttpRequestParser(
+            self,  # type: ignore[arg-type]
+            self._loop,
+            2**16,
+            max_line_size=8190,
+            max_field_size=8190,
+        )
+        self._pending: deque[tuple[RawRequestMessage, StreamReader] | HttpProcessingError] = deque()
+        self._busy = False  # a request is being read or answered
+        self._close_after = False  # answer the request in hand, then close
+        self._broken = False  # unparseable input: nothing after it is read
+        self._body: StreamReader | None = None  # the body being read, woken with an error if the client goes
+        self._remote: str | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self.transport: asyncio.Transport | None = None
+        self.last_active = self._loop.time()
+
+    # -- asyncio.Protocol and flow control ---------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.transport is not None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self._remote = str(peer[0]) if isinstance(peer, tuple | list) and peer else None
+        self._server.connections.add(self)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.transport = None
+        self._server.connections.discard(self)
+        self._pending.clear()
+        if self._body is not None:
+            self._body.set_exception(ConnectionResetError("the client closed the connection"))
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        if self._reading_paused and self.transport is not None and not self._writing_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self.pause_reading()  # the client is not reading its answers: stop taking requests
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if len(self._pending) <= MAX_PIPELINED:
+            self.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = self._loop.time()
+        if self._close_after or self._broken:
+            return
+        try:
+            messages, _upgraded, _tail = self._http_parser.feed_data(data)
+        except HttpProcessingError as exc:  # answered 400 once the earlier requests are answered
+            self._broken = True
+            self._pending.append(exc)
+        else:
+            self._pending.extend(messages)
+        if len(self._pending) > MAX_PIPELINED:
+            self.pause_reading()  # back-pressure: a client must read its answers before sending more
+        self._next()
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy and not self._pending
+
+    def close_when_idle(self) -> None:
+        """Stop after the request in hand; close at once when there is none."""
+        self._close_after = True
+        if self.idle and self.transport is not None:
+            self.transport.close()
+
+    def _next(self) -> None:
+        """Answer what can be answered now; a request whose body is still coming continues in a task."""
+        while self._pending and not self._busy and not self._close_after and self.transport is not None:
+            item = self._pending.popleft()
+            if isinstance(item, HttpProcessingError):
+                self._send(Reply(400, f"Bad Request: {item.message}".encode(), "text/plain"), close=True)
+                return
+            if self._reading_paused and len(self._pending) <= MAX_PIPELINED // 2:
+                self.resume_reading()
+            message, payload = item
+            if payload.is_eof():  # the whole body came with the headers: answered without a task
+                body = payload.read_nowait(-1)
+                request = self._request(message, body) if len(body) <= self._server.max_body else None
+                self._dispatch(message, request or self._omitted(message, len(body)))
+            else:
+                self._busy = True
+                self._server.track(self._read_then_dispatch(message, payload))
+
+    def _request(self, message: RawRequestMessage, body: bytes, *, omitted: bool = False) -> Request:
+        url = message.url
+        return Request(
+            method=message.method,
+            path=url.path,
+            query_string=url.query_string,
+            query=url.query,
+            headers=message.headers,
+            body=body,
+            body_size=len(body),
+            body_omitted=omitted,
+            remote=self._remote,
+        )
+
+    def _omitted(self, message: RawRequestMessage, size: int) -> Request:
+        """A request over the body cap, without its body; the connection closes after its answer."""
+        self._close_after = True  # the unread rest of the body is still on the connection
+        request = self._request(message, b"", omitted=True)
+        request.body_size = size
+        return request
+
+    async def _read_then_dispatch(self, message: RawRequestMessage, payload: StreamReader) -> None:
+        request = await self._read(message, payload)
+        self._busy = False
+        if request is not None:  # None: the client went away mid-body, nobody to answer
+            self._dispatch(message, request)
+
+    async def _read(self, message: RawRequestMessage, payload: StreamReader) -> Request | None:
+        """Read the body up to the cap; an oversized one is not read (its declared size is kept)."""
+        cap = self._server.max_body
+        declared = _declared_length(message)
+        if declared is not None and declared > cap:
+            return self._omitted(message, declared)
+        if _expects_continue(message) and self.transport is not None:
+            self.transport.write(_CONTINUE)
+        chunks: list[bytes] = []
+        size = 0
+        self._body = payload
+        try:
+            while chunk := await payload.readany():
+                size += len(chunk)
+                if size > cap:  # chunked, or decompressed, past the cap: found out while reading
+                    return self._omitted(message, declared or size)
+                chunks.append(chunk)
+        except (ConnectionResetError, HttpProcessingError):
+            return None
+        finally:
+            self._body = None
+        return self._request(message, b"".join(chunks)) if self.transport is not None else None
+
+    def _dispatch(self, message: RawRequestMessage, request: Request) -> None:
+        try:
+            result = self._server.dispatch(request)
+        except Exception:  # the dispatcher answers its own failures; this is the last line of defence
+            result = unavailable_reply()
+        if isinstance(result, Reply):
+            self._answer(message, result)
+        else:
+            self._busy = True
+            self._server.track(self._await_answer(message, result))
+
+    async def _await_answer(self, message: RawRequestMessage, result: Awaitable[Reply]) -> None:
+        try:
+            reply = await result
+        except Exception:
+            reply = unavailable_reply()
+        finally:
+            self._busy = False
+        self._answer(message, reply)
+
+    def _answer(self, message: RawRequestMessage, reply: Reply) -> None:
+        close = message.should_close or self._close_after
+        keep_alive_10 = not close and message.version < HttpVersion11  # HTTP/1.0 keeps alive only when told
+        self._send(reply, head_only=message.method == "HEAD", close=close, keep_alive=keep_alive_10)
+        self._next()
+
+    def _send(self, reply: Reply, *, head_only: bool = False, close: bool = False, keep_alive: bool = False) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        connection = "close" if close else "keep-alive" if keep_alive else None
+        transport.write(encode_reply(reply, head_only=head_only, connection=connection))
+        self.last_active = self._loop.time()
+        if close:
+            self._close_after = True
+            transport.close()
+
+
+def _declared_length(message: RawRequestMessage) -> int | None:
+    value = message.headers.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _expects_continue(message: RawRequestMessage) -> bool:
+    return message.version == HttpVersion11 and message.headers.get("Expect", "").lower() == "100-continue"
+
+
+class HttpServer:
+    """Serves `dispatch` on a socket until `close(grace)`: in-flight requests finish within the grace period."""
+
+    def __init__(self, dispatch: Dispatch, *, max_body: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.dispatch = dispatch
+        self.max_body = max_body
+        self.loop = loop or asyncio.get_running_loop()
+        self.connections: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen (OSError when the address is unusable); returns the port actually bound."""
+        self._server = await self.loop.create_server(lambda: _Connection(self), host, port)
+        self._sweeper = self.loop.create_task(self._close_idle())
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(work)
+        self._tasks.add(task)  # kept until done: the loop holds tasks weakly; close() waits for them
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_idle(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_TIMEOUT_S / 4)
+            deadline = self.loop.time() - KEEPALIVE_TIMEOUT_S
+            for connection in list(self.connections):
+                if connection.idle and connection.last_active < deadline and connection.transport is not None:
+                    connection.transport.close()
+
+    async def close(self, grace: float) -> None:
+        """Stop accepting, close idle connections, let in-flight requests finish (bounded), then cut the rest."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close_when_idle()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        for task in list(self._tasks):
+            task.cancel()
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=1.0)
