@@ -55,12 +55,15 @@ class ParsedEvent:
         return None
 
 
-def parse_body(body: bytes) -> ParsedEvent:
-    """Classify a body as one of the event types, an unknown JSON value, or not JSON at all."""
+def parse_body(body: bytes, text: str | None = None) -> ParsedEvent:
+    """Classify a body as one of the event types, an unknown JSON value, or not JSON at all.
+
+    `text`: the body already decoded as UTF-8, when the caller has it (json skips detecting the encoding).
+    """
     if not body.strip():
         return ParsedEvent(KIND_EMPTY, error="empty body")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body if text is None else text)
     except (ValueError, UnicodeDecodeError) as exc:
         return ParsedEvent(KIND_NOT_JSON, error=f"not JSON: {exc}")
     if not isinstance(payload, dict):
@@ -149,6 +152,16 @@ RECORD_TYPE_REQUEST = "request"
 RECORD_TYPE_FORWARD = "forward"
 
 _json_str = encode_basestring  # a str as a JSON literal, non-ASCII kept (as ensure_ascii=False does)
+_header_names: dict[str, str] = {}  # header names as JSON literals: a sender sends the same few each time
+
+
+def _json_name(name: str) -> str:
+    literal = _header_names.get(name)
+    if literal is None:
+        literal = _json_str(name)
+        if len(_header_names) < 512:  # bounded: a sender inventing names must not grow it forever
+            _header_names[name] = literal
+    return literal
 
 
 def _json_opt(value: str | None) -> str:
@@ -206,7 +219,7 @@ class RecordedRequest:
             else f'"signature":{{"result":{_json_str(sig.result)},"scheme":{_json_opt(sig.scheme)},'
             f'"reason":{_json_opt(sig.reason)},"detail":{_json_opt(sig.detail)}}},'
         )
-        headers = ",".join([f"[{_json_str(name)},{_json_str(value)}]" for name, value in self.headers])
+        headers = ",".join([f"[{_json_name(name)},{_json_str(value)}]" for name, value in self.headers])
         status = "null" if self.response_status is None else str(int(self.response_status))
         line = (
             f'{{"id":{_json_str(self.id)},"received_at":{_json_str(self.received_at)},'

@@ -19,7 +19,7 @@ from whatsable_cli.events import (
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.listen_stats import DuplicateTracker
 from whatsable_cli.server import Incoming, Reply, json_reply
-from whatsable_cli.signing import detect_scheme, get_scheme, header_lookup, verify
+from whatsable_cli.signing import SCHEMES, get_scheme, verify
 
 FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 # content-encoding: aiohttp already decoded the body we hold (gzip, deflate), so it goes on decoded.
@@ -40,12 +40,20 @@ class Triage:
     shown: bool = True  # False: filtered out by --event
 
 
+def _detect_scheme(headers: Mapping[str, str]) -> str | None:
+    """signing.detect_scheme for a case-insensitive multidict (one lookup per scheme; once per request)."""
+    for scheme in SCHEMES.values():
+        if scheme.signature_header in headers:
+            return scheme.name
+    return None
+
+
 def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
     """verified / failed (with the reason) / unsigned; `unchecked` when no secret is set."""
-    scheme = detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
+    scheme = _detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
     if not settings.secret:
         return SignatureCheck("unchecked", scheme)
-    if scheme is None or header_lookup(headers, get_scheme(scheme).signature_header) is None:
+    if scheme is None or get_scheme(scheme).signature_header not in headers:
         return SignatureCheck("unsigned", scheme, "missing_header", "no signature header")
     try:
         result = verify(scheme, settings.secret, body, headers, tolerance=settings.tolerance)
@@ -105,7 +113,8 @@ def triage(
 ) -> Triage:
     """Everything known about a request before it is written: one recording line, one decision."""
     body = incoming.body
-    parsed = NOT_READ if incoming.body_omitted else parse_body(body)
+    text, encoding = encode_body(body)  # once: the recording's body, and what the JSON is parsed from
+    parsed = NOT_READ if incoming.body_omitted else parse_body(body, text if encoding == "utf-8" else None)
     reply = _refusal(settings, incoming, parsed, request_id)
     flags = _flags(incoming, reply)
     signature = None if incoming.body_omitted else check_signature(settings, body, incoming.headers)
@@ -127,7 +136,8 @@ def triage(
     if reply is None and (not targets or settings.respond != "relay"):
         reply = received_reply(request_id)
     status = reply.status if reply is not None else None
-    request = recorded_request(incoming, request_id, received_at, parsed.kind, signature, status, flags)
+    encoded = (text, encoding)
+    request = recorded_request(incoming, request_id, received_at, parsed.kind, signature, status, flags, encoded)
     return Triage(request, parsed, targets, duplicate, reply, shown)
 
 
@@ -139,9 +149,10 @@ def recorded_request(
     signature: SignatureCheck | None,
     response_status: int | None,
     flags: list[str],
+    encoded_body: tuple[str, str] | None = None,
 ) -> RecordedRequest:
     """The recording line for a received request, with what was decided about it."""
-    text, encoding = encode_body(incoming.body)
+    text, encoding = encoded_body or encode_body(incoming.body)
     return RecordedRequest(
         id=request_id,
         received_at=received_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -142,6 +143,7 @@ def decode_whsec(secret: str) -> bytes:
         ) from None
 
 
+@functools.lru_cache(maxsize=8)  # once per request on the listener: the secret does not change
 def _key(scheme: Scheme, secret: str) -> bytes:
     return decode_whsec(secret) if scheme.timestamped else secret.encode("utf-8")
 
