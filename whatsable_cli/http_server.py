@@ -79,17 +79,22 @@ _date = _Date()
 def encode_reply(reply: Reply, *, head_only: bool = False, connection: str | None = None) -> bytes:
     """Status line, headers and body as bytes (HEAD: the headers a GET would get, no body)."""
     lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}".encode(), b"Date: " + _date()]
-    if reply.content_type:
-        lines.append(f"Content-Type: {reply.content_type}".encode())
+    # The content type is checked too: in relay mode it is the forward target's (a relayed value).
+    if reply.content_type and not _splits_lines(reply.content_type):
+        lines.append(f"Content-Type: {reply.content_type}".encode("latin-1", "replace"))
     lines.append(b"Content-Length: %d" % len(reply.body))
     for name, value in reply.headers.items():
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+        if _splits_lines(name) or _splits_lines(value):
             continue  # a relayed value must never split the response
         lines.append(f"{name}: {value}".encode("latin-1", "replace"))
     if connection:
         lines.append(f"Connection: {connection}".encode())
     head = b"\r\n".join(lines) + b"\r\n\r\n"
     return head if head_only else head + reply.body
+
+
+def _splits_lines(text: str) -> bool:
+    return "\r" in text or "\n" in text
 
 
 def unavailable_reply() -> Reply:
@@ -114,12 +119,16 @@ class _Connection(asyncio.Protocol):
             2**16,
             max_line_size=8190,
             max_field_size=8190,
+            # One message per feed_data call (the rest is kept as the parser's tail): when a later request
+            # in the same read is malformed, feed_data raises and would drop the requests parsed before it.
+            max_msg_queue_size=1,
         )
         self._pending: deque[tuple[RawRequestMessage, StreamReader] | HttpProcessingError] = deque()
         self._busy = False  # a request is being read or answered
         self._close_after = False  # answer the request in hand, then close
         self._broken = False  # unparseable input: nothing after it is read
         self._body: StreamReader | None = None  # the body being read, woken with an error if the client goes
+        self._advancing = False  # inside _next: an answer given there must not recurse into it
         self._remote: str | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -167,15 +176,20 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self._loop.time()
-        if self._close_after or self._broken:
+        # Closing still reads the body of the request in hand (a graceful stop lets it finish); only a
+        # body left unread on purpose (over the cap), or input after garbage, is dropped.
+        if self._broken or (self._close_after and self._body is None):
             return
+        parser = self._http_parser
         try:
-            messages, _upgraded, _tail = self._http_parser.feed_data(data)
+            messages, _upgraded, _tail = parser.feed_data(data)
+            while messages:  # one message per call (see max_msg_queue_size): take them all
+                self._pending.extend(messages)
+                parser.message_consumed()
+                messages, _upgraded, _tail = parser.feed_data(b"")
         except HttpProcessingError as exc:  # answered 400 once the earlier requests are answered
             self._broken = True
             self._pending.append(exc)
-        else:
-            self._pending.extend(messages)
         if len(self._pending) > MAX_PIPELINED:
             self.pause_reading()  # back-pressure: a client must read its answers before sending more
         self._next()
@@ -194,6 +208,15 @@ class _Connection(asyncio.Protocol):
 
     def _next(self) -> None:
         """Answer what can be answered now; a request whose body is still coming continues in a task."""
+        if self._advancing:  # called back from an answer given below: the loop carries on (no recursion,
+            return  # which a few hundred pipelined requests in one read would otherwise overflow)
+        self._advancing = True
+        try:
+            self._advance()
+        finally:
+            self._advancing = False
+
+    def _advance(self) -> None:
         while self._pending and not self._busy and not self._close_after and self.transport is not None:
             item = self._pending.popleft()
             if isinstance(item, HttpProcessingError):
@@ -208,6 +231,7 @@ class _Connection(asyncio.Protocol):
                 self._dispatch(message, request or self._omitted(message, len(body)))
             else:
                 self._busy = True
+                self._body = payload  # set now: the client may go, or a close begin, before the task runs
                 self._server.track(self._read_then_dispatch(message, payload))
 
     def _request(self, message: RawRequestMessage, body: bytes, *, omitted: bool = False) -> Request:
@@ -232,7 +256,10 @@ class _Connection(asyncio.Protocol):
         return request
 
     async def _read_then_dispatch(self, message: RawRequestMessage, payload: StreamReader) -> None:
-        request = await self._read(message, payload)
+        try:
+            request = await self._read(message, payload)
+        finally:
+            self._body = None  # what follows on the connection is not this body any more
         self._busy = False
         if request is not None:  # None: the client went away mid-body, nobody to answer
             self._dispatch(message, request)
@@ -247,7 +274,6 @@ class _Connection(asyncio.Protocol):
             self.transport.write(_CONTINUE)
         chunks: list[bytes] = []
         size = 0
-        self._body = payload
         try:
             while chunk := await payload.readany():
                 size += len(chunk)
@@ -256,8 +282,6 @@ class _Connection(asyncio.Protocol):
                 chunks.append(chunk)
         except (ConnectionResetError, HttpProcessingError):
             return None
-        finally:
-            self._body = None
         return self._request(message, b"".join(chunks)) if self.transport is not None else None
 
     def _dispatch(self, message: RawRequestMessage, request: Request) -> None:
