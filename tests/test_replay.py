@@ -427,3 +427,14 @@ def test_a_bad_line_in_ndjson_payloads_is_skipped_and_named(tmp_path: Path) -> N
     assert f"{payloads}:2: not a JSON payload" in run.stderr
     assert endpoint.received.bodies[:2] == [first, second]
     assert strict.exit_code == 7 and f"{payloads}:2" in strict.stderr
+
+
+def test_a_cookie_set_by_the_target_is_not_sent_with_the_next_requests(tmp_path: Path) -> None:
+    # replay sends what was recorded: a session cookie the target set on one answer must not ride along later
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(3))])
+    set_cookie = {"Set-Cookie": "session=abc123; Path=/"}
+    with endpoints.serve(lambda r, _: endpoints.status(200, r, headers=set_cookie)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url.replace("127.0.0.1", "localhost"))  # a host cookies are kept for
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert len(endpoint.received.headers) == 3
+    assert all("Cookie" not in headers for headers in endpoint.received.headers)

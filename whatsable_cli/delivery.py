@@ -23,6 +23,8 @@ async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
     while size < limit and (chunk := await stream.read(limit - size)):
         chunks.append(chunk)
         size += len(chunk)
+        if stream.at_eof():  # all of it arrived: no second read just to see the end
+            break
     return b"".join(chunks)
 
 
@@ -49,6 +51,7 @@ class Deliverer:
             connector=aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300, ssl=self._verify_tls),
             timeout=self._timeout,
             auto_decompress=False,  # relay the bytes the app sent, not a decoded copy
+            cookie_jar=aiohttp.DummyCookieJar(),  # send the headers given, never cookies an earlier answer set
             skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
         )
         return self
