@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,10 @@ class DuplicateTracker:
     """Seen before in this run: the same message id + status (or phone + time), or the same body."""
 
     def __init__(self, limit: int = DEDUPE_MEMORY) -> None:
-        self._seen: dict[bytes | str, None] = {}
+        self._seen: dict[int | str, None] = {}
         self._limit = limit
 
-    def _remember(self, key: bytes | str) -> bool:
+    def _remember(self, key: int | str) -> bool:
         if key in self._seen:
             return True
         self._seen[key] = None
@@ -31,7 +30,9 @@ class DuplicateTracker:
     def seen(self, parsed: ParsedEvent, body: bytes) -> bool:
         if not body:
             return False
-        by_body = self._remember(hashlib.blake2b(body, digest_size=16).digest())
+        # Python's own 64-bit hash of the bytes (SipHash, keyed per process): 0.3 µs against blake2b's 2 µs,
+        # with 100,000 bodies remembered a false match is about 1 in 10^8 over a million events.
+        by_body = self._remember(hash(body))
         # Only a status has an identity of its own (message id + status); two conversation snapshots are
         # the same only when their bodies are (phone + time alone also matches a second message that second).
         key = parsed.dedupe_key if parsed.kind == "message_status" else None
