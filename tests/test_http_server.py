@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 
-from whatsable_cli.http_server import HttpServer, Reply, Request
+from whatsable_cli.http_server import Dispatch, HttpServer, Reply, Request
 
 HOST = "127.0.0.1"
 DEADLINE = 5.0  # a hang fails the test instead of stalling the suite
 CAP = 1000
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-Start = Callable[..., Awaitable[tuple[HttpServer, int]]]
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Answer:
 class Recorder:
     """A fast dispatch: answers at once with what it saw; `slow` paths answer once `release` is set."""
 
-    def __init__(self, slow: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *slow: str) -> None:
         self.requests: list[Request] = []
         self.slow = slow
         self.slow_started = asyncio.Event()
@@ -47,6 +47,9 @@ class Recorder:
     def reply(request: Request) -> Reply:
         return Reply(200, b"%s %s %d" % (request.method.encode(), request.path.encode(), request.body_size))
 
+    async def started(self) -> None:
+        await asyncio.wait_for(self.slow_started.wait(), DEADLINE)
+
     async def _wait(self, request: Request) -> Reply:
         self.slow_started.set()
         try:
@@ -55,20 +58,6 @@ class Recorder:
             self.cancelled.set()
             raise
         return self.reply(request)
-
-
-@pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    servers: list[HttpServer] = []
-
-    async def start_server(dispatch: Any, max_body: int = CAP) -> tuple[HttpServer, int]:
-        server = HttpServer(dispatch, max_body=max_body)
-        servers.append(server)
-        return server, await server.start(HOST, 0)
-
-    yield start_server
-    for server in servers:
-        await asyncio.wait_for(server.close(0), DEADLINE)
 
 
 class Client:
@@ -90,6 +79,10 @@ class Client:
         body = await asyncio.wait_for(self.reader.readexactly(length), DEADLINE)
         return Answer(int(status_line.split()[1]), headers, body, head)
 
+    async def continue_(self) -> None:
+        """The interim 100 Continue: the server is reading the body."""
+        assert await asyncio.wait_for(self.reader.readexactly(len(CONTINUE)), DEADLINE) == CONTINUE
+
     async def closed(self) -> bool:
         """True once the server has closed the connection (EOF or reset) with nothing more sent."""
         try:
@@ -99,17 +92,36 @@ class Client:
         return rest == b""
 
 
+class Harness:
+    """Servers on port 0 and raw clients, all closed at the end of the test."""
+
+    def __init__(self) -> None:
+        self.servers: list[HttpServer] = []
+        self.clients: list[Client] = []
+
+    async def start(self, dispatch: Dispatch, max_body: int = CAP) -> tuple[HttpServer, int]:
+        self.servers.append(HttpServer(dispatch, max_body=max_body))
+        return self.servers[-1], await self.servers[-1].start(HOST, 0)
+
+    async def connect(self, port: int) -> Client:
+        self.clients.append(Client(*await asyncio.wait_for(asyncio.open_connection(HOST, port), DEADLINE)))
+        return self.clients[-1]
+
+    async def serve(self, recorder: Recorder | None = None, max_body: int = CAP) -> tuple[Recorder, HttpServer, Client]:
+        """A Recorder served, and one connection to it."""
+        recorder = recorder or Recorder()
+        server, port = await self.start(recorder, max_body)
+        return recorder, server, await self.connect(port)
+
+
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
-    clients: list[Client] = []
-
-    async def open_client(port: int) -> Client:
-        clients.append(Client(*await asyncio.wait_for(asyncio.open_connection(HOST, port), DEADLINE)))
-        return clients[-1]
-
-    yield open_client
-    for client in clients:
+async def h() -> AsyncIterator[Harness]:
+    harness = Harness()
+    yield harness
+    for client in harness.clients:
         client.writer.close()
+    for server in harness.servers:
+        await asyncio.wait_for(server.close(0), DEADLINE)
 
 
 def get(path: str = "/", *headers: str, method: str = "GET", version: str = "1.1") -> bytes:
@@ -128,12 +140,15 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+CHUNKED_POST = get("/hook", "Transfer-Encoding: chunked", method="POST")
+
+
 # -- keep-alive -------------------------------------------------------------------------------------
 
 
-async def test_keep_alive_serves_several_requests_on_one_connection(start: Start, connect: Any) -> None:
-    server, port = await start(Recorder())
-    client = await connect(port)
+async def test_keep_alive_serves_several_requests_on_one_connection(h: Harness) -> None:
+    server, port = await h.start(Recorder())
+    client = await h.connect(port)
     for n in range(3):
         await client.send(get(f"/r{n}"))
         answer = await client.answer()
@@ -142,31 +157,17 @@ async def test_keep_alive_serves_several_requests_on_one_connection(start: Start
     assert len(server.connections) == 1
 
 
-async def test_aiohttp_client_reuses_one_connection(start: Start) -> None:
-    server, port = await start(Recorder())
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        for n in range(3):
-            async with session.post(f"http://{HOST}:{port}/p{n}", data=b"x" * n) as response:
-                assert (response.status, await response.read()) == (200, b"POST /p%d %d" % (n, n))
-        assert len(server.connections) == 1
-
-
-async def test_connection_close_closes_after_the_answer(start: Start, connect: Any) -> None:
-    _, port = await start(Recorder())
-    client = await connect(port)
-    await client.send(get("/", "Connection: close"))
+@pytest.mark.parametrize("request_", [get("/", "Connection: close"), get("/", version="1.0")], ids=["close", "1.0"])
+async def test_connection_close_or_http10_closes_after_the_answer(h: Harness, request_: bytes) -> None:
+    _, _, client = await h.serve()
+    await client.send(request_)
     answer = await client.answer()
-    assert (answer.status, answer.headers["connection"]) == (200, "close")
+    assert (answer.body, answer.headers.get("connection", "close")) == (b"GET / 0", "close")
     assert await client.closed()
 
 
-async def test_http10_closes_unless_asked_to_keep_alive(start: Start, connect: Any) -> None:
-    _, port = await start(Recorder())
-    plain = await connect(port)
-    await plain.send(get("/", version="1.0"))
-    assert (await plain.answer()).status == 200
-    assert await plain.closed()
-    kept = await connect(port)
+async def test_http10_with_keep_alive_stays_open_and_says_so(h: Harness) -> None:
+    _, _, kept = await h.serve()
     for path in ("/a", "/b"):
         await kept.send(get(path, "Connection: keep-alive", version="1.0"))
         answer = await kept.answer()
@@ -176,30 +177,26 @@ async def test_http10_closes_unless_asked_to_keep_alive(start: Start, connect: A
 # -- pipelining -------------------------------------------------------------------------------------
 
 
-async def test_pipelined_requests_are_answered_complete_and_in_order(start: Start, connect: Any) -> None:
-    _, port = await start(Recorder())
-    client = await connect(port)
+async def test_pipelined_requests_are_answered_complete_and_in_order(h: Harness) -> None:
+    _, _, client = await h.serve()
     await client.send(get("/1") + post(b"abc", path="/2") + get("/3", method="HEAD") + get("/4"))
     answers = [await client.answer(head_only=n == 2) for n in range(4)]
     assert [a.body for a in answers] == [b"GET /1 0", b"POST /2 3", b"", b"GET /4 0"]
     assert answers[2].headers["content-length"] == str(len(b"HEAD /3 0"))
 
 
-async def test_a_large_pipelined_batch_in_one_send_is_answered_in_order(start: Start, connect: Any) -> None:
-    _, port = await start(Recorder())
-    client = await connect(port)
+async def test_a_large_pipelined_batch_in_one_send_is_answered_in_order(h: Harness) -> None:
+    _, _, client = await h.serve()
     count = 600  # more than fit the interpreter's recursion limit if each answer started the next one
     await client.send(b"".join(get(f"/{n}") for n in range(count)))
     bodies = [(await client.answer()).body for _ in range(count)]
     assert bodies == [b"GET /%d 0" % n for n in range(count)]
 
 
-async def test_pipelined_fast_requests_wait_behind_a_slow_one(start: Start, connect: Any) -> None:
-    recorder = Recorder(slow=frozenset({"/slow"}))
-    _, port = await start(recorder)
-    client = await connect(port)
+async def test_pipelined_fast_requests_wait_behind_a_slow_one(h: Harness) -> None:
+    recorder, _, client = await h.serve(Recorder("/slow"))
     await client.send(get("/slow") + get("/fast1") + post(b"xy", path="/fast2"))
-    await asyncio.wait_for(recorder.slow_started.wait(), DEADLINE)
+    await recorder.started()
     assert [r.path for r in recorder.requests] == ["/slow"]  # the others are not dispatched out of turn
     recorder.release.set()
     bodies = [(await client.answer()).body for _ in range(3)]
@@ -209,88 +206,90 @@ async def test_pipelined_fast_requests_wait_behind_a_slow_one(start: Start, conn
 # -- bodies -----------------------------------------------------------------------------------------
 
 
-async def test_content_length_body_split_over_several_writes(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(post_head(12), b"hello", b" ", b"world!")
+GZIPPED = gzip.compress(b"hello world!")
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [post_head(12), b"hello", b" ", b"world!"],
+        [CHUNKED_POST, chunk(b"hello"), chunk(b" world!") + b"0\r\n\r\n"],
+        [post_head(len(GZIPPED), "Content-Encoding: gzip"), GZIPPED[:10], GZIPPED[10:]],
+    ],
+    ids=["content-length", "chunked", "gzip"],
+)
+async def test_a_body_over_several_writes_arrives_whole_and_decoded(h: Harness, parts: list[bytes]) -> None:
+    recorder, _, client = await h.serve()
+    await client.send(*parts)
     assert (await client.answer()).body == b"POST /hook 12"
     assert recorder.requests[0].body == b"hello world!" and not recorder.requests[0].body_omitted
 
 
-async def test_chunked_body_is_assembled(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(
-        get("/hook", "Transfer-Encoding: chunked", method="POST"), chunk(b"abc"), chunk(b"de") + b"0\r\n\r\n"
-    )
-    assert (await client.answer()).body == b"POST /hook 5"
-    assert recorder.requests[0].body == b"abcde"
-
-
-async def test_expect_100_continue_is_answered_before_the_body(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
+async def test_expect_100_continue_is_answered_before_the_body(h: Harness) -> None:
+    recorder, _, client = await h.serve()
     await client.send(post_head(4, "Expect: 100-continue"))
-    assert await asyncio.wait_for(client.reader.readexactly(len(CONTINUE)), DEADLINE) == CONTINUE
+    await client.continue_()
     assert recorder.requests == []
     await client.send(b"body")
     assert (await client.answer()).body == b"POST /hook 4"
     assert recorder.requests[0].body == b"body"
 
 
-async def test_gzip_body_arrives_decoded(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(post(gzip.compress(b'{"event":"x"}' * 10), "Content-Encoding: gzip"))
-    assert (await client.answer()).status == 200
-    assert recorder.requests[0].body == b'{"event":"x"}' * 10
-
-
 # -- the body cap -----------------------------------------------------------------------------------
 
 
-async def test_declared_length_over_the_cap_is_answered_unread_then_closed(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(post_head(CAP * 50), b"x" * 100)
-    assert (await client.answer()).body == b"POST /hook %d" % (CAP * 50)
+@pytest.mark.parametrize("expect", [False, True], ids=["body-sent", "expect-100-continue"])
+async def test_declared_length_over_the_cap_is_answered_unread_then_closed(h: Harness, expect: bool) -> None:
+    recorder, _, client = await h.serve()
+    await client.send(post_head(CAP * 50, "Expect: 100-continue") if expect else post_head(CAP * 50) + b"x" * 100)
+    answer = await client.answer()  # with Expect, no 100 Continue: the first thing back is the final answer
+    assert (answer.body, answer.headers["connection"]) == (b"POST /hook %d" % (CAP * 50), "close")
     request = recorder.requests[0]
     assert (request.body_omitted, request.body_size, request.body) == (True, CAP * 50, b"")
     assert await client.closed()
 
 
-async def test_chunked_body_over_the_cap_is_omitted_then_closed(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(get("/hook", "Transfer-Encoding: chunked", method="POST"), *[chunk(b"x" * 400)] * 4)
+async def test_chunked_body_over_the_cap_is_omitted_then_closed(h: Harness) -> None:
+    recorder, _, client = await h.serve()
+    await client.send(CHUNKED_POST, *[chunk(b"x" * 400)] * 4)
     assert (await client.answer()).status == 200
     request = recorder.requests[0]
     assert request.body_omitted and request.body_size > CAP and request.body == b""
     assert await client.closed()
 
 
-async def test_no_100_continue_for_an_oversized_declared_length(start: Start, connect: Any) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(post_head(CAP + 1, "Expect: 100-continue"))
-    answer = await client.answer()  # the first thing back is the final answer
-    assert (answer.status, answer.headers["connection"]) == (200, "close")
-    assert recorder.requests[0].body_omitted and recorder.requests[0].body_size == CAP + 1
-    assert await client.closed()
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+async def test_a_large_body_under_the_cap_arrives_whole(h: Harness, encoding: str | None) -> None:
+    recorder, _, client = await h.serve(max_body=8 << 20)
+    payload = b"".join(b"%08d," % n for n in range(500_000))  # 4.5 MB: the parser pauses and resumes on the way
+    headers = [f"Content-Encoding: {encoding}"] if encoding else []
+    await client.send(post(gzip.compress(payload) if encoding else payload, *headers) + get("/next"))
+    assert (await client.answer()).body == b"POST /hook %d" % len(payload)
+    assert (await client.answer()).body == b"GET /next 0"  # pipelined behind it, in what the parser held back
+    assert recorder.requests[0].body == payload
+
+
+async def test_a_compressed_body_is_not_inflated_in_memory_past_the_cap(h: Harness) -> None:
+    recorder, _, client = await h.serve()
+    packer = zlib.compressobj(wbits=31)  # gzip
+    bomb = b"".join(packer.compress(bytes(1 << 20)) for _ in range(64)) + packer.flush()  # 64 MB of zeros in 64 KB
+    tracemalloc.start()
+    try:
+        await client.send(post(bomb, "Content-Encoding: gzip"))
+        answer = await client.answer()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    request = recorder.requests[0]
+    assert answer.status == 200 and request.body_omitted and request.body_size > CAP
+    assert peak < 8 << 20  # inflating it all would hold 64 MB
 
 
 # -- HEAD, malformed input, failing dispatch ----------------------------------------------------------
 
 
-async def test_head_gets_the_get_headers_and_no_body(start: Start) -> None:
-    _, port = await start(lambda request: Reply(200, b"0123456789", "text/plain"))
+async def test_head_gets_the_get_headers_and_no_body(h: Harness) -> None:
+    _, port = await h.start(lambda request: Reply(200, b"0123456789", "text/plain"))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         async with session.head(f"http://{HOST}:{port}/") as head:
             assert (head.status, head.headers["Content-Length"], await head.read()) == (200, "10", b"")
@@ -298,28 +297,12 @@ async def test_head_gets_the_get_headers_and_no_body(start: Start) -> None:
             assert await following.read() == b"0123456789"
 
 
-@pytest.mark.parametrize("bad", [b"NOT A REQUEST\r\n\r\n", b"GET / HTTP/1.1\r\nBroken header line\r\n\r\n"])
-async def test_malformed_request_gets_400_and_close(start: Start, connect: Any, bad: bytes) -> None:
-    recorder = Recorder()
-    _, port = await start(recorder)
-    client = await connect(port)
-    await client.send(bad)
-    answer = await client.answer()
-    assert (answer.status, answer.headers["connection"]) == (400, "close")
-    assert await client.closed()
-    assert recorder.requests == []
-
-
 @pytest.mark.parametrize("first", ["/a", "/slow"])
-async def test_requests_pipelined_before_a_malformed_one_are_answered_first(
-    start: Start, connect: Any, first: str
-) -> None:
-    recorder = Recorder(slow=frozenset({"/slow"}))
-    _, port = await start(recorder)
-    client = await connect(port)
+async def test_requests_pipelined_before_a_malformed_one_are_answered_first(h: Harness, first: str) -> None:
+    recorder, _, client = await h.serve(Recorder("/slow"))
     await client.send(get(first) + get("/b") + b"GET / HTTP/1.1\r\nBroken\r\n\r\n" + get("/never"))  # one send
     if first == "/slow":  # the 400 waits its turn behind a request still being answered
-        await asyncio.wait_for(recorder.slow_started.wait(), DEADLINE)
+        await recorder.started()
         recorder.release.set()
     answers = [await client.answer() for _ in range(3)]
     expected = [(200, f"GET {first} 0".encode()), (200, b"GET /b 0"), (400, b"Bad Request")]
@@ -328,7 +311,35 @@ async def test_requests_pipelined_before_a_malformed_one_are_answered_first(
     assert [r.path for r in recorder.requests] == [first, "/b"]
 
 
-async def test_a_raising_dispatch_gets_503_with_retry_after(start: Start) -> None:
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [b"NOT A REQUEST\r\n\r\n"],
+        [b"GET / HTTP/1.1\r\nBroken header line\r\n\r\n"],
+        [post(b"this is not gzip", "Content-Encoding: gzip")],
+        [CHUNKED_POST, chunk(b"abc"), b"zz\r\nbad framing\r\n"],
+    ],
+    ids=["request-line", "header", "bad-gzip-body", "bad-chunk-size"],
+)
+async def test_malformed_input_gets_400_and_close(h: Harness, parts: list[bytes]) -> None:
+    recorder, _, client = await h.serve()
+    await client.send(*parts)
+    answer = await client.answer()  # an answer, not a connection left hanging
+    assert (answer.status, answer.headers["connection"]) == (400, "close")
+    assert await client.closed()
+    assert recorder.requests == []
+
+
+async def test_an_upgrade_request_is_answered_plainly_then_closed(h: Harness) -> None:
+    recorder, _, client = await h.serve()
+    await client.send(get("/ws", "Connection: Upgrade", "Upgrade: websocket") + get("/after"))
+    answer = await client.answer()  # the parser reads nothing after it as HTTP: closing beats leaving it hanging
+    assert (answer.body, answer.headers["connection"]) == (b"GET /ws 0", "close")
+    assert await client.closed()
+    assert [r.path for r in recorder.requests] == ["/ws"]
+
+
+async def test_a_raising_dispatch_gets_503_with_retry_after(h: Harness) -> None:
     async def failing_later() -> Reply:
         raise RuntimeError("boom")
 
@@ -337,22 +348,23 @@ async def test_a_raising_dispatch_gets_503_with_retry_after(start: Start) -> Non
             raise RuntimeError("boom")
         return failing_later()
 
-    _, port = await start(dispatch)
+    server, port = await h.start(dispatch)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for path in ("/now", "/later", "/now"):
             async with session.post(f"http://{HOST}:{port}{path}", data=b"{}") as response:
                 assert (response.status, response.headers["Retry-After"]) == (503, "1")
+        assert len(server.connections) == 1  # kept alive: a failing dispatch does not cost the connection
 
 
-async def test_reply_headers_with_cr_or_lf_are_not_written(start: Start, connect: Any) -> None:
+async def test_reply_headers_with_cr_or_lf_are_not_written(h: Harness) -> None:
     evil = {
         "X-Evil": "a\r\nSet-Cookie: v=1",
         "X-Lf": "b\nSet-Cookie: l=1",
         "X-Bad\r\nSet-Cookie: n=1": "c",
         "X-Ok": "yes",
     }
-    _, port = await start(lambda request: Reply(200, b"ok", "text/plain\r\nSet-Cookie: t=1", evil))
-    client = await connect(port)
+    _, port = await h.start(lambda request: Reply(200, b"ok", "text/plain\r\nSet-Cookie: t=1", evil))
+    client = await h.connect(port)
     await client.send(get("/1"))
     answer = await client.answer()
     assert b"Set-Cookie" not in answer.head and answer.headers["x-ok"] == "yes"
@@ -364,18 +376,18 @@ async def test_reply_headers_with_cr_or_lf_are_not_written(start: Start, connect
 # -- disconnects and graceful close -------------------------------------------------------------------
 
 
-async def test_client_leaving_mid_body_leaves_no_task_and_others_are_served(start: Start, connect: Any) -> None:
+async def test_client_leaving_mid_body_leaves_no_task_and_others_are_served(h: Harness) -> None:
     recorder = Recorder()
-    server, port = await start(recorder)
-    gone = await connect(port)
+    server, port = await h.start(recorder)
+    gone = await h.connect(port)
     await gone.send(post_head(500, "Expect: 100-continue"))
-    assert await asyncio.wait_for(gone.reader.readexactly(len(CONTINUE)), DEADLINE) == CONTINUE  # body being read
+    await gone.continue_()  # its body is being read
     await gone.send(b"x" * 100)
     gone.writer.transport.abort()
-    abrupt = await connect(port)  # headers and part of the body in the same breath as the reset
+    abrupt = await h.connect(port)  # headers and part of the body in the same breath as the reset
     await abrupt.send(post_head(500) + b"y" * 10)
     abrupt.writer.transport.abort()
-    other = await connect(port)
+    other = await h.connect(port)
     await other.send(post(b"fine"))
     assert (await other.answer()).body == b"POST /hook 4"
     await asyncio.wait_for(asyncio.gather(*server._tasks, return_exceptions=True), DEADLINE)
@@ -383,14 +395,14 @@ async def test_client_leaving_mid_body_leaves_no_task_and_others_are_served(star
     assert [r.body for r in recorder.requests] == [b"fine"]
 
 
-async def test_close_shuts_idle_connections_and_lets_in_flight_requests_finish(start: Start, connect: Any) -> None:
-    recorder = Recorder(slow=frozenset({"/slow"}))
-    server, port = await start(recorder)
-    idle, busy = await connect(port), await connect(port)
+async def test_close_shuts_idle_connections_and_lets_in_flight_requests_finish(h: Harness) -> None:
+    recorder = Recorder("/slow")
+    server, port = await h.start(recorder)
+    idle, busy = await h.connect(port), await h.connect(port)
     await idle.send(get("/"))
     assert (await idle.answer()).status == 200
     await busy.send(get("/slow") + get("/after"))
-    await asyncio.wait_for(recorder.slow_started.wait(), DEADLINE)
+    await recorder.started()
     closing = asyncio.create_task(server.close(DEADLINE * 2))
     assert await idle.closed()  # at once: the close is still waiting on the slow request
     assert not closing.done()
@@ -402,14 +414,14 @@ async def test_close_shuts_idle_connections_and_lets_in_flight_requests_finish(s
     assert [r.path for r in recorder.requests] == ["/", "/slow"]
 
 
-async def test_a_body_still_arriving_at_close_is_read_and_answered(start: Start, connect: Any) -> None:
+async def test_a_body_still_arriving_at_close_is_read_and_answered(h: Harness) -> None:
     recorder = Recorder()
-    server, port = await start(recorder)
-    idle, sending = await connect(port), await connect(port)
+    server, port = await h.start(recorder)
+    idle, sending = await h.connect(port), await h.connect(port)
     await idle.send(get("/"))
     await idle.answer()
     await sending.send(post_head(4, "Expect: 100-continue"))
-    assert await asyncio.wait_for(sending.reader.readexactly(len(CONTINUE)), DEADLINE) == CONTINUE
+    await sending.continue_()
     closing = asyncio.create_task(server.close(DEADLINE * 2))
     assert await idle.closed()  # the close has begun
     await sending.send(b"last")
@@ -418,12 +430,10 @@ async def test_a_body_still_arriving_at_close_is_read_and_answered(start: Start,
     await asyncio.wait_for(closing, DEADLINE)
 
 
-async def test_a_request_outliving_the_grace_is_cancelled_and_cut(start: Start, connect: Any) -> None:
-    recorder = Recorder(slow=frozenset({"/slow"}))
-    server, port = await start(recorder)
-    client = await connect(port)
+async def test_a_request_outliving_the_grace_is_cancelled_and_cut(h: Harness) -> None:
+    recorder, server, client = await h.serve(Recorder("/slow"))
     await client.send(get("/slow"))
-    await asyncio.wait_for(recorder.slow_started.wait(), DEADLINE)
+    await recorder.started()
     await asyncio.wait_for(server.close(0.05), DEADLINE)  # the grace runs out: the request is still waiting
     await asyncio.wait_for(recorder.cancelled.wait(), DEADLINE)
     assert await client.closed()  # aborted, no answer

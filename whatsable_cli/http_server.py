@@ -129,6 +129,7 @@ class _Connection(asyncio.Protocol):
         self._broken = False  # unparseable input: nothing after it is read
         self._body: StreamReader | None = None  # the body being read, woken with an error if the client goes
         self._advancing = False  # inside _next: an answer given there must not recurse into it
+        self._parsed_body: StreamReader | None = None  # the body the parser is in the middle of
         self._remote: str | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -156,6 +157,15 @@ class _Connection(asyncio.Protocol):
             self._body.set_exception(ConnectionResetError("the client closed the connection"))
 
     def pause_reading(self) -> None:
+        """Only the body's StreamReader calls this, while the parser feeds it: the parser pauses too.
+
+        Otherwise it goes on decompressing the rest of what it was given into the reader: a 200 KB gzip
+        body held 260 MB before the cap was checked. The parser keeps the rest until `resume_reading`.
+        """
+        self._http_parser.pause_reading()
+        self._pause_transport()
+
+    def _pause_transport(self) -> None:
         if not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
@@ -164,10 +174,12 @@ class _Connection(asyncio.Protocol):
         if self._reading_paused and self.transport is not None and not self._writing_paused:
             self._reading_paused = False
             self.transport.resume_reading()
+            if resume_parser:  # what the parser held back while paused (aiohttp.web does the same)
+                self.data_received(b"")
 
     def pause_writing(self) -> None:
         self._writing_paused = True
-        self.pause_reading()  # the client is not reading its answers: stop taking requests
+        self._pause_transport()  # the client is not reading its answers: stop taking requests
 
     def resume_writing(self) -> None:
         self._writing_paused = False
@@ -180,19 +192,33 @@ class _Connection(asyncio.Protocol):
         # body left unread on purpose (over the cap), or input after garbage, is dropped.
         if self._broken or (self._close_after and self._body is None):
             return
-        parser = self._http_parser
         try:
-            messages, _upgraded, _tail = parser.feed_data(data)
-            while messages:  # one message per call (see max_msg_queue_size): take them all
-                self._pending.extend(messages)
-                parser.message_consumed()
-                messages, _upgraded, _tail = parser.feed_data(b"")
+            self._feed(data)
         except HttpProcessingError as exc:  # answered 400 once the earlier requests are answered
             self._broken = True
             self._pending.append(exc)
         if len(self._pending) > MAX_PIPELINED:
-            self.pause_reading()  # back-pressure: a client must read its answers before sending more
+            self._pause_transport()  # back-pressure: a client must read its answers before sending more
         self._next()
+
+    def _feed(self, data: bytes) -> None:
+        """Parse what came. The parser pauses after each message it completes (max_msg_queue_size=1) and
+        keeps the rest: go on while a call hands out a message or completes the body of an earlier one.
+        A call that did neither ran out of input, or paused because the body's reader is full."""
+        parser = self._http_parser
+        messages, _upgraded, _tail = parser.feed_data(data)
+        while messages or self._parsed_body_completed():
+            for message, payload in messages:
+                self._pending.append((message, payload))
+                self._parsed_body = None if payload.is_eof() else payload
+            parser.message_consumed()
+            messages, _upgraded, _tail = parser.feed_data(b"")
+
+    def _parsed_body_completed(self) -> bool:
+        if self._parsed_body is None or not self._parsed_body.is_eof():
+            return False
+        self._parsed_body = None
+        return True
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -261,8 +287,10 @@ class _Connection(asyncio.Protocol):
         finally:
             self._body = None  # what follows on the connection is not this body any more
         self._busy = False
-        if request is not None:  # None: the client went away mid-body, nobody to answer
+        if request is not None:
             self._dispatch(message, request)
+        else:  # the client went away mid-body (nobody to answer), or its body was unreadable (400 queued)
+            self._next()
 
     async def _read(self, message: RawRequestMessage, payload: StreamReader) -> Request | None:
         """Read the body up to the cap; an oversized one is not read (its declared size is kept)."""
@@ -278,9 +306,13 @@ class _Connection(asyncio.Protocol):
             while chunk := await payload.readany():
                 size += len(chunk)
                 if size > cap:  # chunked, or decompressed, past the cap: found out while reading
-                    return self._omitted(message, declared or size)
+                    return self._omitted(message, max(declared or 0, size))  # decoded size if compressed
                 chunks.append(chunk)
-        except (ConnectionResetError, HttpProcessingError):
+        except ConnectionResetError:
+            return None
+        except HttpProcessingError as exc:  # e.g. a bad Content-Encoding: the client still waits for an answer
+            self._broken = True
+            self._pending.appendleft(exc)
             return None
         return self._request(message, b"".join(chunks)) if self.transport is not None else None
 
@@ -305,7 +337,9 @@ class _Connection(asyncio.Protocol):
         self._answer(message, reply)
 
     def _answer(self, message: RawRequestMessage, reply: Reply) -> None:
-        close = message.should_close or self._close_after
+        # A request to switch protocols (websocket, CONNECT) is answered as a plain one, then the connection
+        # closes: the parser has switched and would read nothing after it as HTTP (the client would hang).
+        close = message.should_close or message.upgrade or self._close_after
         keep_alive_10 = not close and message.version < HttpVersion11  # HTTP/1.0 keeps alive only when told
         self._send(reply, head_only=message.method == "HEAD", close=close, keep_alive=keep_alive_10)
         self._next()
