@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from whatsable_cli.delivery import Deliverer
 from whatsable_cli.errors import BadInputError, ExitCode
 from whatsable_cli.events import DeliveryResult
+from whatsable_cli.http_client import LeanDeliverer
 from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.query import Filters, accepts, take_last
 from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
@@ -167,7 +169,7 @@ class ReplayRun:
         # so nothing is read ahead of the in-flight requests (bounded memory) and no queue hand-off per request.
         # Sharing is safe: next() is synchronous, so no two workers are ever inside the generator at once.
         jobs = enumerate(self._prepared(items))
-        async with Deliverer(timeout=self.settings.timeout, connections=self.settings.concurrency) as deliverer:
+        async with self._deliverer() as deliverer:
             workers = [asyncio.create_task(self._worker(jobs, deliverer)) for _ in range(self.settings.concurrency)]
             try:
                 await asyncio.gather(*workers)
@@ -179,7 +181,14 @@ class ReplayRun:
         if self._failure is not None:
             raise self._failure
 
-    async def _worker(self, jobs: Iterator[tuple[int, PreparedRequest]], deliverer: Deliverer) -> None:
+    def _deliverer(self) -> Deliverer | LeanDeliverer:
+        """The lean client for http:// (most of replay's CPU was aiohttp's per-request machinery), aiohttp for TLS."""
+        timeout, connections = self.settings.timeout, self.settings.concurrency
+        if urlsplit(self.settings.url).scheme == "http":
+            return LeanDeliverer(timeout=timeout, connections=connections)
+        return Deliverer(timeout=timeout, connections=connections)
+
+    async def _worker(self, jobs: Iterator[tuple[int, PreparedRequest]], deliverer: Deliverer | LeanDeliverer) -> None:
         url, pacer = self.settings.url, self._pacer
         while not self._stop:
             try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from whatsable_cli.errors import BadInputError
 from whatsable_cli.fixtures import apply_overrides_to_body
 from whatsable_cli.signing import DEFAULT_TOLERANCE_SECONDS, SCHEMES, decode_whsec, get_scheme, sign
 from whatsable_cli.sources import ReplayItem
@@ -16,6 +18,8 @@ SIGNATURE_HEADERS = frozenset(scheme.signature_header.lower() for scheme in SCHE
 TIMESTAMP_HEADERS = frozenset(
     scheme.timestamp_header.lower() for scheme in SCHEMES.values() if scheme.timestamp_header is not None
 )
+
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110 §5.6.2)
 
 # Why a kept signature can no longer verify (the keys of ReplaySummary.signature_warnings).
 EDITED_SIGNATURE = "edited"
@@ -72,8 +76,23 @@ def _kept_signature_problem(headers: list[tuple[str, str]], edited: bool, plan: 
     return None
 
 
+def _check_sendable(item: ReplayItem) -> None:
+    """A hand-edited recording cannot smuggle a second request in: a token for a method, no line break in a header."""
+    if _METHOD.fullmatch(item.method) and not any(
+        "\n" in name or "\r" in name or "\n" in value or "\r" in value for name, value in item.headers
+    ):
+        return
+    what = f"request {item.request_id}" if item.request_id else "the request"
+    raise BadInputError(
+        f"{item.origin}: {what} has a line break in a header or an invalid method {item.method!r}",
+        hint="fix the recording line (headers are [name, value] pairs of one line each)",
+        code="unsendable_request",
+    )
+
+
 def prepare(item: ReplayItem, sets: tuple[str, ...], plan: SigningPlan) -> PreparedRequest:
     """Byte for byte unless edited; with a secret every old signing header is replaced by fresh ones."""
+    _check_sendable(item)
     edited = bool(sets)
     body = apply_overrides_to_body(item.body, sets, item.origin) if edited else item.body
     if plan.secret is None:
