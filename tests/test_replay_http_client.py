@@ -13,6 +13,7 @@ from aiohttp import web
 from tests import endpoints
 from tests.helpers import run_cli
 from tests.recordings import recorded, status_body, write_recording
+from whatsable_cli import http_client
 from whatsable_cli.delivery import MAX_RESPONSE_BYTES, Deliverer
 from whatsable_cli.http_client import LeanDeliverer
 
@@ -216,3 +217,21 @@ def test_a_recorded_header_with_a_line_break_is_skipped_not_sent(tmp_path: Path)
     assert run.exit_code == 0, run.stderr
     assert "line break in a header" in run.stderr and "skipped 1" in run.stdout
     assert endpoint.received.bodies == [status_body(0)]
+
+
+async def test_an_interim_1xx_answer_is_skipped_for_the_final_one() -> None:
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" + OK
+    async with raw_server(lambda raw, r, w: answer_each(raw, r, w, hints)) as raw:
+        async with LeanDeliverer(timeout=5) as lean:
+            ours = await lean.deliver(raw.url, b"x", [])
+            again = await lean.deliver(raw.url, b"x", [])
+        async with Deliverer(timeout=5) as reference:
+            theirs = await reference.deliver(raw.url, b"x", [])
+    assert (ours.result.status, ours.body) == (theirs.result.status, theirs.body) == (200, b"ok")
+    assert again.result.status == 200
+
+
+def test_credentials_in_the_url_go_through_aiohttp() -> None:
+    assert http_client.handles("http://127.0.0.1:3000/hook")
+    assert not http_client.handles("http://user:secret@127.0.0.1:3000/hook")  # aiohttp sends Basic auth for these
+    assert not http_client.handles("https://example.test/hook")

@@ -43,6 +43,12 @@ class _Target:
     head: bytes  # request line target and Host header, after the method
 
 
+def handles(url: str) -> bool:
+    """Plain http:// without credentials in the URL (aiohttp turns those into an Authorization header)."""
+    parsed = URL(url)
+    return parsed.scheme == "http" and parsed.user is None and parsed.password is None
+
+
 def parse_target(url: str) -> _Target:
     parsed = URL(url)
     if parsed.scheme != "http" or not parsed.raw_host or parsed.port is None:
@@ -147,8 +153,9 @@ class _Connection(asyncio.Protocol):
         except HttpProcessingError as error:
             self._fail(error)
             return
-        if messages and self._message is None:
-            self._message, self._payload = messages[0]
+        for message, payload in messages:  # an interim 1xx answer (103 Early Hints) is skipped, as aiohttp does
+            if self._message is None and not (100 <= message.code < 200 and message.code != 101):
+                self._message, self._payload = message, payload
         self._collect(closing=False)
 
     def _collect(self, *, closing: bool) -> None:
@@ -167,7 +174,7 @@ class _Connection(asyncio.Protocol):
         if not complete and self._size < MAX_RESPONSE_BYTES:
             return  # more to come
         message = self._message
-        reusable = complete and not closing and not message.should_close
+        reusable = complete and not closing and not message.should_close and not message.upgrade
         answer = _Answer(message.code, message.headers, b"".join(self._chunks), reusable)
         waiter, self._waiter, self._payload = self._waiter, None, None
         if not reusable and self.transport is not None:
@@ -191,7 +198,7 @@ class LeanDeliverer:
 
     def __init__(self, *, timeout: float = 10.0, connections: int = 100) -> None:
         self._timeout = timeout
-        self._connections = connections  # at most this many requests at once use the pool (replay's workers)
+        self._connections = connections  # idle connections kept per target (replay's workers each use one)
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
         self._open: set[_Connection] = set()
@@ -234,8 +241,9 @@ class LeanDeliverer:
             result.response_snippet = snippet(answer.body)
             result.retry_after = answer.headers.get("Retry-After")
             delivery = Delivery(result, answer.body, answer.headers.get("Content-Type"))
-            if answer.reusable and connection is not None:
-                self._idle.setdefault((target.host, target.port), []).append(connection)
+            idle = self._idle.setdefault((target.host, target.port), [])
+            if answer.reusable and connection is not None and len(idle) < self._connections:
+                idle.append(connection)
                 connection = None
         finally:
             if connection is not None:  # failed, timed out, cancelled, or not reusable: never back in the pool

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from whatsable_cli.delivery import Deliverer
 from whatsable_cli.errors import BadInputError, ExitCode
 from whatsable_cli.events import DeliveryResult
 from whatsable_cli.http_client import LeanDeliverer
+from whatsable_cli.http_client import handles as lean_client_handles
 from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.query import Filters, accepts, take_last
 from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
@@ -182,9 +182,9 @@ class ReplayRun:
             raise self._failure
 
     def _deliverer(self) -> Deliverer | LeanDeliverer:
-        """The lean client for http:// (most of replay's CPU was aiohttp's per-request machinery), aiohttp for TLS."""
+        """The lean client for http:// (most of replay's CPU was aiohttp's per-request machinery), else aiohttp."""
         timeout, connections = self.settings.timeout, self.settings.concurrency
-        if urlsplit(self.settings.url).scheme == "http":
+        if lean_client_handles(self.settings.url):
             return LeanDeliverer(timeout=timeout, connections=connections)
         return Deliverer(timeout=timeout, connections=connections)
 
