@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from whatsable_cli import http_server
 from whatsable_cli.http_server import Dispatch, HttpServer, Reply, Request
 
 HOST = "127.0.0.1"
@@ -393,6 +394,19 @@ async def test_client_leaving_mid_body_leaves_no_task_and_others_are_served(h: H
     await asyncio.wait_for(asyncio.gather(*server._tasks, return_exceptions=True), DEADLINE)
     assert not server._tasks
     assert [r.body for r in recorder.requests] == [b"fine"]
+
+
+async def test_idle_and_stalled_mid_body_connections_are_swept(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_server, "KEEPALIVE_TIMEOUT_S", 0.2)  # the sweep's timer, not an assertion on time
+    recorder = Recorder()
+    server, port = await h.start(recorder)
+    idle, stalled = await h.connect(port), await h.connect(port)
+    await idle.send(get("/"))
+    await idle.answer()
+    await stalled.send(post_head(100) + b"x" * 10)  # and nothing more: it would hold a task and a socket
+    assert await idle.closed() and await stalled.closed()
+    await asyncio.wait_for(asyncio.gather(*server._tasks, return_exceptions=True), DEADLINE)
+    assert [r.path for r in recorder.requests] == ["/"]
 
 
 async def test_close_shuts_idle_connections_and_lets_in_flight_requests_finish(h: Harness) -> None:

@@ -226,6 +226,11 @@ class _Connection(asyncio.Protocol):
     def idle(self) -> bool:
         return not self._busy and not self._pending
 
+    @property
+    def waiting_on_client(self) -> bool:
+        """Idle, or a body still coming: a client silent now has stalled (or left) rather than us."""
+        return self.idle or self._body is not None
+
     def close_when_idle(self) -> None:
         """Stop after the request in hand; close at once when there is none."""
         self._close_after = True
@@ -393,7 +398,9 @@ class HttpServer:
             await asyncio.sleep(KEEPALIVE_TIMEOUT_S / 4)
             deadline = self.loop.time() - KEEPALIVE_TIMEOUT_S
             for connection in list(self.connections):
-                if connection.idle and connection.last_active < deadline and connection.transport is not None:
+                # A body stalled mid-way counts too: else a client could hold a socket and a task for ever.
+                stale = connection.waiting_on_client and connection.last_active < deadline
+                if stale and connection.transport is not None:
                     connection.transport.close()
 
     async def close(self, grace: float) -> None:
