@@ -148,7 +148,7 @@ async def test_a_head_answer_has_no_body_whatever_its_content_length() -> None:
         LeanDeliverer(timeout=5) as lean,
     ):
         delivery = await lean.deliver(raw.url, b"", [], method="HEAD")
-        again = await lean.deliver(raw.url, b"", [], method="HEAD")
+        again = await lean.deliver(raw.url, b"", [], method="head")  # sent upper-cased, as aiohttp does
     assert delivery.result.status == 200 and delivery.body == b"" and again.result.status == 200
     assert raw.connections == 1
 
@@ -209,14 +209,21 @@ async def test_refused_and_timed_out_are_classified_as_by_aiohttp(aiohttp_server
     assert (slow.error_code, slow.error) == ("timeout", "timed out")
 
 
-def test_a_recorded_header_with_a_line_break_is_skipped_not_sent(tmp_path: Path) -> None:
+def test_a_recorded_header_with_a_line_break_or_unencodable_text_is_skipped_not_sent(tmp_path: Path) -> None:
     smuggled = recorded(1, status_body(1), [("X-A", "b\r\nX-Evil: 1")])
-    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0)), smuggled])
+    unencodable = recorded(2, status_body(2), [("X-B", "LONE")])
+    non_utf8 = recorded(3, status_body(3), [("X-C", "NONUTF8")])
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0)), smuggled, unencodable, non_utf8])
+    # JSON escapes a hand edit can put in: a lone surrogate (no bytes for it), and byte 0xE9 as a recorded
+    # non-UTF-8 header comes back from the parser (sent back as it was)
+    path.write_bytes(path.read_bytes().replace(b"LONE", b"\\ud800").replace(b"NONUTF8", b"caf\\udce9"))
     with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
         run = run_cli("replay", str(path), "--to", endpoint.url)
     assert run.exit_code == 0, run.stderr
-    assert "line break in a header" in run.stderr and "skipped 1" in run.stdout
-    assert endpoint.received.bodies == [status_body(0)]
+    assert "a line break in the header 'X-A'" in run.stderr and "cannot be encoded ('X-B')" in run.stderr
+    assert "skipped 2" in run.stdout
+    assert endpoint.received.bodies == [status_body(0), status_body(3)]
+    assert endpoint.received.headers[1]["X-C"] == "caf\udce9"  # the server read byte 0xE9 back
 
 
 async def test_an_interim_1xx_answer_is_skipped_for_the_final_one() -> None:

@@ -67,7 +67,7 @@ def encode_request(target: _Target, method: str, body: bytes, headers: Iterable[
     if lines.count("\n") != len(pairs) or lines.count("\r") != len(pairs):  # one line end per header, no more
         raise ValueError("Newline or carriage return character detected in HTTP status/header")
     head = f"{lines}Content-Length: {len(body)}\r\n\r\n".encode("utf-8", "surrogateescape")
-    return method.upper().encode("ascii") + target.head + head + body  # upper-cased, as aiohttp sends it
+    return method.encode("ascii") + target.head + head + body
 
 
 @dataclass(slots=True)
@@ -221,6 +221,7 @@ class LeanDeliverer:
         started = time.perf_counter()
         result = DeliveryResult(url=url)
         target = self._targets.get(url) or self._targets.setdefault(url, parse_target(url))
+        method = method.upper()  # as aiohttp sends it
         request = encode_request(target, method, body, headers)
         connection: _Connection | None = None
         try:

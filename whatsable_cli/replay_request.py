@@ -77,17 +77,30 @@ def _kept_signature_problem(headers: list[tuple[str, str]], edited: bool, plan: 
 
 
 def _check_sendable(item: ReplayItem) -> None:
-    """A hand-edited recording cannot smuggle a second request in: a token for a method, no line break in a header."""
-    if _METHOD.fullmatch(item.method) and not any(
-        "\n" in name or "\r" in name or "\n" in value or "\r" in value for name, value in item.headers
-    ):
+    """A hand-edited recording cannot smuggle a second request in, nor stop the run: a token for a method,
+    headers of one line each, in text that encodes (non-UTF-8 bytes as recorded come back as they were)."""
+    problem = None if _METHOD.fullmatch(item.method) else f"an invalid method {item.method!r}"
+    for name, value in item.headers:
+        if "\n" in name or "\r" in name or "\n" in value or "\r" in value:
+            problem = f"a line break in the header {name.strip()!r}"
+        elif not (name.isascii() and value.isascii()) and not _encodes(name + value):
+            problem = f"a header that cannot be encoded ({name!r})"
+    if problem is None:
         return
     what = f"request {item.request_id}" if item.request_id else "the request"
     raise BadInputError(
-        f"{item.origin}: {what} has a line break in a header or an invalid method {item.method!r}",
+        f"{item.origin}: {what} has {problem}",
         hint="fix the recording line (headers are [name, value] pairs of one line each)",
         code="unsendable_request",
     )
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def prepare(item: ReplayItem, sets: tuple[str, ...], plan: SigningPlan) -> PreparedRequest:
