@@ -242,3 +242,27 @@ def test_credentials_in_the_url_go_through_aiohttp() -> None:
     assert http_client.handles("http://127.0.0.1:3000/hook")
     assert not http_client.handles("http://user:secret@127.0.0.1:3000/hook")  # aiohttp sends Basic auth for these
     assert not http_client.handles("https://example.test/hook")
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    closed = asyncio.Event()
+
+    async def answer_then_hang_up(raw: Raw, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await raw.read_request(reader)
+        writer.write(OK)  # keep-alive as far as the answer says, then the server's idle timeout closes it
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    async with raw_server(answer_then_hang_up) as raw, LeanDeliverer(timeout=5) as lean:
+        first = await lean.deliver(raw.url, b"x", [])
+        await asyncio.wait_for(closed.wait(), 5)
+        idle = [connection for pool in lean._idle.values() for connection in pool]
+        deadline = asyncio.get_running_loop().time() + 5
+        while any(connection.usable for connection in idle):  # until the client has seen the close
+            assert asyncio.get_running_loop().time() < deadline, "the client never saw the server close"
+            await asyncio.sleep(0)
+        second = await lean.deliver(raw.url, b"x", [])
+    assert (first.result.status, second.result.status) == (200, 200)
+    assert raw.connections == 2
