@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
 
+from tests.endpoints import closed_port_url
 from whatsable_cli.events import DeliveryResult
 from whatsable_cli.render import replay as render
 from whatsable_cli.replay import ReplayOutcome
@@ -109,3 +112,17 @@ def test_lines_to_a_pipe_go_out_in_batches_and_a_line_after_a_pause_at_once() ->
     batcher.add("last\n")
     batcher.flush()
     assert stream.getvalue() == "a\nb\nc\nd\ne\n" + "".join(f"{i}\n" for i in range(render.BATCH_LINES)) + "last\n"
+
+
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
+def test_a_json_run_to_a_pipe_does_not_load_rich(extra: list[str]) -> None:
+    # start-up is part of a replay's throughput: rich (~20 ms) is loaded only when something is shown
+    code = (
+        "import atexit, runpy, sys; "
+        "atexit.register(lambda: sys.stderr.write(' rich-loaded=%s ' % ('rich' in sys.modules))); "
+        "sys.argv = ['whatsable', *sys.argv[1:]]; runpy.run_module('whatsable_cli', run_name='__main__')"
+    )
+    argv = [sys.executable, "-c", code, "replay", "message_status/delivered", "--to", closed_port_url(), "--json"]
+    done = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout.splitlines()[-1])["type"] == "summary"
+    assert " rich-loaded=False " in done.stderr

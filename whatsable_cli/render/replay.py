@@ -245,14 +245,14 @@ class ReplayPrinter:
             self._progress.update(self._task, advance=1, failed=self._failed)
 
     def _print_dry_run(self, outcome: ReplayOutcome) -> None:
-        from rich.markup import escape
-
-        from whatsable_cli.render.console import stdout_console
-
         shown = dry_run_json(outcome, self.url, self.show_secrets)
         if self.json_output:
             self._write(_encode_json(shown) + "\n")
             return
+        from rich.markup import escape
+
+        from whatsable_cli.render.console import stdout_console
+
         self._flush()  # a rich console writes to stdout itself: what is batched goes first
         console = self._terminal() if self._stdout_tty else stdout_console()
         console.print(f"[bold]{escape(shown['method'])} {escape(self.url)}[/]  ({escape(shown['origin'])})")
