@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from whatsable_cli import http_server
-from whatsable_cli.http_server import Dispatch, HttpServer, Reply, Request
+from whatsable_cli.http_messages import Dispatch, Reply, Request
+from whatsable_cli.http_server import HttpServer
 
 HOST = "127.0.0.1"
 DEADLINE = 5.0  # a hang fails the test instead of stalling the suite

@@ -12,94 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from http import HTTPStatus
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from aiohttp.http import HttpProcessingError, HttpRequestParser, HttpVersion11, RawRequestMessage
 from aiohttp.streams import StreamReader
 
-JSON_TYPE = "application/json"
+from whatsable_cli.http_messages import Dispatch, Reply, Request, encode_reply, unavailable_reply
+
 KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are closed after this
 MAX_PIPELINED = 32  # parsed requests waiting on one connection before it stops reading
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-@dataclass(slots=True)
-class Request:
-    """One parsed request, body read (or left unread when over the cap)."""
-
-    method: str
-    path: str  # decoded, as aiohttp.web's request.path
-    query_string: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]  # case-insensitive, order and duplicates kept (a multidict)
-    body: bytes
-    body_size: int
-    body_omitted: bool  # over the cap: not read, and the connection is closed after the answer
-    remote: str | None
-
-
-@dataclass(slots=True)
-class Reply:
-    """What the client is answered."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-# Answers at once (the fast path: no task per request) or with an awaitable when it must wait.
-Dispatch = Callable[[Request], "Reply | Coroutine[Any, Any, Reply]"]
-
-
-class _Date:
-    """The Date header, formatted once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = b""
-
-    def __call__(self) -> bytes:
-        second = int(time.time())
-        if second != self._second:
-            self._second, self._value = second, formatdate(second, usegmt=True).encode()
-        return self._value
-
-
-_date = _Date()
-
-
-def encode_reply(reply: Reply, *, head_only: bool = False, connection: str | None = None) -> bytes:
-    """Status line, headers and body as bytes (HEAD: the headers a GET would get, no body)."""
-    lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}".encode(), b"Date: " + _date()]
-    # The content type is checked too: in relay mode it is the forward target's (a relayed value).
-    if reply.content_type and not _splits_lines(reply.content_type):
-        lines.append(f"Content-Type: {reply.content_type}".encode("latin-1", "replace"))
-    lines.append(b"Content-Length: %d" % len(reply.body))
-    for name, value in reply.headers.items():
-        if _splits_lines(name) or _splits_lines(value):
-            continue  # a relayed value must never split the response
-        lines.append(f"{name}: {value}".encode("latin-1", "replace"))
-    if connection:
-        lines.append(f"Connection: {connection}".encode())
-    head = b"\r\n".join(lines) + b"\r\n\r\n"
-    return head if head_only else head + reply.body
-
-
-def _splits_lines(text: str) -> bool:
-    return "\r" in text or "\n" in text
-
-
-def unavailable_reply() -> Reply:
-    """The last line of defence when answering failed: never a 500, a retry later."""
-    return Reply(503, b'{"error":"listener_error","detail":"try again"}', headers={"Retry-After": "1"})
 
 
 class _Connection(asyncio.Protocol):
@@ -304,7 +228,7 @@ class _Connection(asyncio.Protocol):
         if declared is not None and declared > cap:
             return self._omitted(message, declared)
         if _expects_continue(message) and self.transport is not None:
-            self.transport.write(_CONTINUE)
+            self._server.send_soon(self, _CONTINUE)  # after any answer still in the outbox
         chunks: list[bytes] = []
         size = 0
         try:
@@ -354,10 +278,18 @@ class _Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         connection = "close" if close else "keep-alive" if keep_alive else None
-        transport.write(encode_reply(reply, head_only=head_only, connection=connection))
+        self._server.send_soon(self, encode_reply(reply, head_only=head_only, connection=connection), close=close)
         self.last_active = self._loop.time()
         if close:
             self._close_after = True
+
+    def flush(self, data: bytes, close: bool) -> None:
+        """Write what `send_soon` held (the server's outbox, in order); close after it when asked."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if close:
             transport.close()
 
 
@@ -381,12 +313,27 @@ class HttpServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        # Answers given while the loop handles the sockets that are ready go out together once it is done
+        # with them: the client is woken once for the batch instead of once per answer (on loopback a send
+        # that wakes a sleeping client is the dearest call a request makes). Each answer's recording line
+        # was written before it was queued here, so write-before-acknowledge holds.
+        self._outbox: list[tuple[_Connection, bytes, bool]] = []
 
     async def start(self, host: str, port: int) -> int:
         """Listen (OSError when the address is unusable); returns the port actually bound."""
         self._server = await self.loop.create_server(lambda: _Connection(self), host, port)
         self._sweeper = self.loop.create_task(self._close_idle())
         return int(self._server.sockets[0].getsockname()[1])
+
+    def send_soon(self, connection: _Connection, data: bytes, *, close: bool = False) -> None:
+        if not self._outbox:
+            self.loop.call_soon(self._flush_outbox)
+        self._outbox.append((connection, data, close))
+
+    def _flush_outbox(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        for connection, data, close in outbox:
+            connection.flush(data, close)
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         task = self.loop.create_task(work)
@@ -409,12 +356,14 @@ class HttpServer:
             self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
+        self._flush_outbox()  # answers already given go out before their idle connections close
         for connection in list(self.connections):
             connection.close_when_idle()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
+        self._flush_outbox()
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()

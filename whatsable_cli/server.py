@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.http_server import JSON_TYPE, HttpServer, Reply, Request
+from whatsable_cli.http_messages import JSON_TYPE, Reply, Request
+from whatsable_cli.http_server import HttpServer
 from whatsable_cli.listen_model import DEFAULT_MAX_BODY, HEALTH_PATH
 from whatsable_cli.tunnel_health import SELF_TEST_HEADER
 
