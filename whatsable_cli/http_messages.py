@@ -36,6 +36,9 @@ class Reply:
     body: bytes = b""
     content_type: str | None = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
+    # Given before what it depends on is done (the request's recording line is written at the end of the
+    # loop pass): the server asks `before_send` for the answer to send instead, should that fail.
+    provisional: bool = False
 
 
 # Answers at once (the fast path: no task per request) or with an awaitable when it must wait.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp.http import HttpProcessingError, HttpRequestParser, HttpVersion11, RawRequestMessage
@@ -274,11 +274,9 @@ class _Connection(asyncio.Protocol):
         self._next()
 
     def _send(self, reply: Reply, *, head_only: bool = False, close: bool = False, keep_alive: bool = False) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
+        # Queued even when the client has gone: a provisional answer's recording line is written at the flush.
         connection = "close" if close else "keep-alive" if keep_alive else None
-        self._server.send_soon(self, encode_reply(reply, head_only=head_only, connection=connection), close=close)
+        self._server.send_soon(self, reply, head_only=head_only, connection_header=connection)
         self.last_active = self._loop.time()
         if close:
             self._close_after = True
@@ -305,8 +303,18 @@ def _expects_continue(message: RawRequestMessage) -> bool:
 class HttpServer:
     """Serves `dispatch` on a socket until `close(grace)`: in-flight requests finish within the grace period."""
 
-    def __init__(self, dispatch: Dispatch, *, max_body: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        *,
+        max_body: int,
+        before_send: Callable[[], Reply | None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.dispatch = dispatch
+        # Called before a batch of answers goes out; returns the answer to send instead of each provisional
+        # one (Reply.provisional) when what they depend on failed.
+        self._before_send = before_send
         self.max_body = max_body
         self.loop = loop or asyncio.get_running_loop()
         self.connections: set[_Connection] = set()
@@ -317,7 +325,7 @@ class HttpServer:
         # with them: the client is woken once for the batch instead of once per answer (on loopback a send
         # that wakes a sleeping client is the dearest call a request makes). Each answer's recording line
         # was written before it was queued here, so write-before-acknowledge holds.
-        self._outbox: list[tuple[_Connection, bytes, bool]] = []
+        self._outbox: list[tuple[_Connection, Reply | bytes, bool, str | None]] = []
 
     async def start(self, host: str, port: int) -> int:
         """Listen (OSError when the address is unusable); returns the port actually bound."""
@@ -325,15 +333,26 @@ class HttpServer:
         self._sweeper = self.loop.create_task(self._close_idle())
         return int(self._server.sockets[0].getsockname()[1])
 
-    def send_soon(self, connection: _Connection, data: bytes, *, close: bool = False) -> None:
+    def send_soon(
+        self,
+        connection: _Connection,
+        data: Reply | bytes,
+        *,
+        head_only: bool = False,
+        connection_header: str | None = None,
+    ) -> None:
         if not self._outbox:
             self.loop.call_soon(self._flush_outbox)
-        self._outbox.append((connection, data, close))
+        self._outbox.append((connection, data, head_only, connection_header))
 
     def _flush_outbox(self) -> None:
+        substitute = self._before_send() if self._before_send is not None else None
         outbox, self._outbox = self._outbox, []
-        for connection, data, close in outbox:
-            connection.flush(data, close)
+        for connection, data, head_only, header in outbox:
+            if isinstance(data, Reply):
+                reply = substitute if substitute is not None and data.provisional else data
+                data = encode_reply(reply, head_only=head_only, connection=header)
+            connection.flush(data, close=header == "close")
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         task = self.loop.create_task(work)

@@ -27,12 +27,14 @@ from whatsable_cli.listen_model import (
     ListenSettings,
     PublicUrlProvider,
 )
+from whatsable_cli.listen_recorder import Recorder
 from whatsable_cli.listen_stats import DuplicateTracker, RunSummary
 from whatsable_cli.listen_triage import (
     Triage,
     forward_headers,
     received_reply,
     recorded_request,
+    recording_failed_reply,
     relay_reply,
     triage,
 )
@@ -71,12 +73,13 @@ class ListenService(ForwardEvents):
         self.settings = settings
         self.observer = observer
         self.summary = RunSummary(recording=settings.record_path, started_at=time.time())
-        self._writer = writer
+        self._recorder = Recorder(writer, self.summary, observer.warning)
+        self._staged: list[Triage] = []  # answered provisionally: counted and shown once their lines are written
+        self._staged_failed = False  # a write of staged lines failed: their answers become 503 at commit
         self._dupes = DuplicateTracker()
         self._seq = itertools.count()
         self._forwarder: Forwarder | None = None
         self._background: set[asyncio.Task[object]] = set()
-        self._recording_broken = False
 
     # -- the pipeline -------------------------------------------------------------------------------
 
@@ -89,12 +92,16 @@ class ListenService(ForwardEvents):
             found = triage(self.settings, incoming, request_id, _now_iso(), self._dupes)
         except Exception as exc:  # a bug while parsing must not lose the request: keep it raw
             found = self._untriaged(incoming, request_id, exc)
-        if not self._record(found.request.to_json_line()):
-            return Reply(503, b'{"error":"recording_failed","retry":true}', headers={"Retry-After": "1"})
+        line = found.request.to_json_line()
+        if not found.targets:  # answered once this loop pass's lines are written (see commit)
+            self._recorder.stage(line)
+            self._staged.append(found)
+            reply = found.reply or received_reply(request_id)
+            reply.provisional = True
+            return reply
+        if not self._record(line):
+            return recording_failed_reply()
         self._count(found)
-        if not found.targets:
-            self._report(found, found.reply.status if found.reply else 200, [], [])
-            return found.reply or received_reply(request_id)
         if found.shown:  # shown now: a slow app (a breakpoint in it) must not hide the event
             self.observer.received(EventReport(found.request, found.parsed, 200, found.duplicate, [], []))
         headers = forward_headers(incoming, self.settings.extra_headers)
@@ -109,22 +116,25 @@ class ListenService(ForwardEvents):
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
         return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, received_reply(request_id))
 
+    def commit(self) -> Reply | None:
+        """Write the staged lines (the server calls this before sending a loop pass's answers); the answer
+        to send instead of each provisional one when they could not be written, else None."""
+        self._record(b"")
+        failed, self._staged_failed = self._staged_failed, False
+        return recording_failed_reply() if failed else None
+
     def _record(self, line: bytes) -> bool:
-        """Write one line before answering; a failure is answered 503 so the sender retries later."""
-        if self._writer is None:
-            return True
-        try:
-            self._writer.append(line)
-        except OSError as exc:
-            self.summary.record_failures += 1
-            if not self._recording_broken:
-                self._recording_broken = True
-                self.observer.warning(f"cannot write the recording: {exc.strerror}; answering 503 until it works")
+        """Write the staged lines and `line` before answering; a failure is answered 503 so the sender retries."""
+        staged, self._staged = self._staged, []
+        written = self._recorder.write(line)
+        if not staged:
+            return written
+        if not written:
+            self._staged_failed = True
             return False
-        if self._recording_broken:
-            self._recording_broken = False
-            self.observer.warning("the recording works again")
-        self.summary.lines_recorded += 1
+        for found in staged:
+            self._count(found)
+            self._report(found, found.reply.status if found.reply else 200, [], [])
         return True
 
     def _count(self, found: Triage) -> None:

@@ -69,6 +69,11 @@ def received_reply(request_id: str) -> Reply:
     return Reply(200, b'{"received":true,"id":"%s"}' % request_id.encode())
 
 
+def recording_failed_reply() -> Reply:
+    """The answer when the request could not be recorded: the sender should retry later."""
+    return Reply(503, b'{"error":"recording_failed","retry":true}', headers={"Retry-After": "1"})
+
+
 def relay_reply(delivery: Delivery | None, request_id: str) -> Reply:
     """The primary target's answer, or 502/504 when it gave none."""
     if delivery is None:

@@ -42,6 +42,10 @@ class ListenerHandler(Protocol):
         """A Reply when the answer is known at once; a coroutine when it waits (on a forward)."""
         ...
 
+    def commit(self) -> Reply | None:
+        """Finish what provisional answers depend on, before they are sent; the answer to send instead if it failed."""
+        ...
+
     def lifespan(self) -> AbstractAsyncContextManager[None]: ...
 
     def health(self) -> dict[str, Any]: ...
@@ -123,7 +127,7 @@ async def start_server(
     handler: ListenerHandler, settings: ServerSettings, host: str, port: int
 ) -> tuple[HttpServer, int]:
     """Start serving; returns the server (close(grace) stops it gracefully) and the port actually bound."""
-    server = HttpServer(Routes(handler, settings), max_body=settings.max_body)
+    server = HttpServer(Routes(handler, settings), max_body=settings.max_body, before_send=handler.commit)
     try:
         bound = await server.start(host, port)
     except OSError as exc:  # includes socket.gaierror for an unknown --host

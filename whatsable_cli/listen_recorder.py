@@ -1,0 +1,53 @@
+"""Writing a listen run's recording: lines staged while the loop handles ready sockets go out in one write.
+
+The server sends the answers of a loop pass only after `ListenService.commit` has written their lines
+(write-before-acknowledge), so a burst of requests costs one write (one fsync with --fsync) instead of one
+each. A line that must be on disk before something else happens (a forward starts) is written at once,
+behind the staged ones, which keeps the file in the order the requests came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from whatsable_cli.listen_stats import RunSummary
+from whatsable_cli.store import RecordingWriter
+
+
+class Recorder:
+    """Staged lines and written ones, with the run's counts; a failing write is warned about once."""
+
+    def __init__(self, writer: RecordingWriter | None, summary: RunSummary, warn: Callable[[str], None]) -> None:
+        self._writer = writer
+        self._summary = summary
+        self._warn = warn
+        self._staged: list[bytes] = []
+        self._broken = False
+
+    def stage(self, line: bytes) -> None:
+        self._staged.append(line)
+
+    def write(self, line: bytes = b"") -> bool:
+        """Write the staged lines, then `line`, in one write; False (and counted) when it failed."""
+        staged = self._staged
+        count = len(staged) + (1 if line else 0)
+        if not count:
+            return True
+        if staged:
+            self._staged = []
+            line = b"".join(staged) + line
+        if self._writer is None:
+            return True
+        try:
+            self._writer.append(line)
+        except OSError as exc:
+            self._summary.record_failures += count
+            if not self._broken:
+                self._broken = True
+                self._warn(f"cannot write the recording: {exc.strerror}; answering 503 until it works")
+            return False
+        if self._broken:
+            self._broken = False
+            self._warn("the recording works again")
+        self._summary.lines_recorded += count
+        return True
