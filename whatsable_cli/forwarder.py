@@ -51,6 +51,8 @@ class Routing:
         return tuple(dict.fromkeys([*self.forward_to, *(url for _, url in self.routes)]))
 
     def targets_for(self, kind: str, raw_event: str | None = None) -> tuple[str, ...]:
+        if not self.routes:  # once per received request
+            return self.forward_to
         routed = tuple(url for event, url in self.routes if event in (kind, raw_event))
         return routed or self.forward_to
 

@@ -155,7 +155,7 @@ def _signed_content(scheme: Scheme, body: bytes, msg_id: str, timestamp: str) ->
 
 
 def _digest(scheme: Scheme, key: bytes, content: bytes) -> str:
-    mac = hmac.new(key, content, hashlib.sha256).digest()
+    mac = hmac.digest(key, content, hashlib.sha256)  # one-shot: no HMAC object (once per received request)
     return base64.b64encode(mac).decode() if scheme.timestamped else mac.hex()
 
 
