@@ -23,6 +23,7 @@ from yarl import URL
 from whatsable_cli.delivery import MAX_RESPONSE_BYTES, Delivery
 from whatsable_cli.events import DeliveryResult
 from whatsable_cli.http_rules import end_to_end_headers, snippet
+from whatsable_cli.socket_reads import BufferedReads
 
 _NO_BODY_METHODS = frozenset({"HEAD"})  # an answer to HEAD has headers only, whatever Content-Length says
 
@@ -78,7 +79,7 @@ class _Answer:
     reusable: bool  # the connection can carry the next request
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(BufferedReads):
     """One keep-alive connection carrying one request at a time; also the flow-control peer of the body's
     StreamReader (`pause_reading`, `resume_reading`, `_reading_paused`, `connected` are what it calls)."""
 

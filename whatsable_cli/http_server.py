@@ -20,13 +20,14 @@ from aiohttp.http import HttpProcessingError, HttpRequestParser, HttpVersion11, 
 from aiohttp.streams import StreamReader
 
 from whatsable_cli.http_messages import Dispatch, Reply, Request, encode_reply, unavailable_reply
+from whatsable_cli.socket_reads import BufferedReads
 
 KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are closed after this
 MAX_PIPELINED = 32  # parsed requests waiting on one connection before it stops reading
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(BufferedReads):
     """One client connection: requests are answered in the order they came (pipelining kept in order).
 
     Also the flow-control peer of aiohttp's StreamReader (a body being read): `pause_reading`,
