@@ -405,6 +405,23 @@ async def test_idle_and_stalled_mid_body_connections_are_swept(h: Harness, monke
     assert [r.path for r in recorder.requests] == ["/"]
 
 
+async def test_a_head_trickled_in_too_slowly_is_cut_but_idle_keep_alive_is_not(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_server, "KEEPALIVE_TIMEOUT_S", 3600.0)  # only the head timeout can act here
+    monkeypatch.setattr(http_server, "HEADER_TIMEOUT_S", 0.2)  # the sweep's timer, not an assertion on time
+    recorder = Recorder()
+    _server, port = await h.start(recorder)
+    kept, trickling = await h.connect(port), await h.connect(port)
+    await kept.send(get("/"))
+    await kept.answer()
+    await trickling.send(b"POST /hook HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+    assert await trickling.closed()
+    await kept.send(get("/again"))  # answered on the same connection: idle is not trickling
+    assert (await kept.answer()).status == 200
+    assert [r.path for r in recorder.requests] == ["/", "/again"]
+
+
 async def test_close_shuts_idle_connections_and_lets_in_flight_requests_finish(h: Harness) -> None:
     recorder = Recorder("/slow")
     server, port = await h.start(recorder)

@@ -23,6 +23,9 @@ from whatsable_cli.http_messages import Dispatch, Reply, Request, encode_reply, 
 from whatsable_cli.socket_reads import BufferedReads
 
 KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are closed after this
+# A request's head must be complete this long after its first byte, however slowly the rest trickles in
+# (each byte would otherwise keep the connection fresh: a few such clients could hold every socket).
+HEADER_TIMEOUT_S = 30.0
 MAX_PIPELINED = 32  # parsed requests waiting on one connection before it stops reading
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -60,6 +63,7 @@ class _Connection(BufferedReads):
         self._writing_paused = False
         self.transport: asyncio.Transport | None = None
         self.last_active = self._loop.time()
+        self.head_started: float | None = None  # when the first bytes of a head not yet complete came
 
     # -- asyncio.Protocol and flow control ---------------------------------------------------------
 
@@ -112,7 +116,9 @@ class _Connection(BufferedReads):
             self.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = self._loop.time()
+        self.last_active = now = self._loop.time()
+        if data and self.head_started is None and self._parsed_body is None:
+            self.head_started = now  # cleared when the parser hands out the request
         # Closing still reads the body of the request in hand (a graceful stop lets it finish); only a
         # body left unread on purpose (over the cap), or input after garbage, is dropped.
         if self._broken or (self._close_after and self._body is None):
@@ -134,6 +140,7 @@ class _Connection(BufferedReads):
         messages, _upgraded, _tail = parser.feed_data(data)
         while messages or self._parsed_body_completed():
             for message, payload in messages:
+                self.head_started = None
                 self._pending.append((message, payload))
                 self._parsed_body = None if payload.is_eof() else payload
             parser.message_consumed()
@@ -362,12 +369,14 @@ class HttpServer:
 
     async def _close_idle(self) -> None:
         while True:
-            await asyncio.sleep(KEEPALIVE_TIMEOUT_S / 4)
-            deadline = self.loop.time() - KEEPALIVE_TIMEOUT_S
+            await asyncio.sleep(min(KEEPALIVE_TIMEOUT_S, HEADER_TIMEOUT_S) / 4)
+            now = self.loop.time()
             for connection in list(self.connections):
                 # A body stalled mid-way counts too: else a client could hold a socket and a task for ever.
-                stale = connection.waiting_on_client and connection.last_active < deadline
-                if stale and connection.transport is not None:
+                stale = connection.waiting_on_client and connection.last_active < now - KEEPALIVE_TIMEOUT_S
+                head = connection.head_started
+                trickling = connection.idle and head is not None and head < now - HEADER_TIMEOUT_S
+                if (stale or trickling) and connection.transport is not None:
                     connection.transport.close()
 
     async def close(self, grace: float) -> None:
