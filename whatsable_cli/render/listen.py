@@ -117,11 +117,11 @@ def _plain(console: Console) -> bool:
 
 
 class ListenRenderer:
-    """The observer a terminal user sees; drawn on the render thread, except plain compact lines.
+    """The observer a terminal user sees; drawn on the render thread, except event lines that are text.
 
-    A compact (or quiet) line bound for a pipe or file is formatted at once, on the event loop: the
-    render thread then only writes text, and what waits for it is a string, not the event with its
-    parsed body. At thousands of events a second, handing the events over cost the listener more than
+    A JSON line, or a compact (or quiet) one bound for a pipe or file, is formatted at once, on the event
+    loop: the render thread then only writes text, and what waits for it is a string, not the event with
+    its parsed body. At thousands of events a second, handing the events over cost the listener more than
     formatting them where they happen (measured: ~80 -> ~67 µs of CPU a request).
     """
 
@@ -162,7 +162,9 @@ class ListenRenderer:
     def event(self, report: EventReport) -> None:
         if self.mode == "quiet" and not _is_problem(report):
             return
-        if self._plain_events_to is not None:
+        if self.mode == "json":  # NDJSON is text to a terminal too
+            self.pump.submit(("text", (self.out, fmt.dumps(fmt.event_json(report)))))
+        elif self._plain_events_to is not None:
             self.pump.submit(("text", (self._plain_events_to, fmt.compact_line(report).plain)))
         else:
             self.pump.submit(("event", report))
@@ -222,8 +224,6 @@ class ListenRenderer:
         return [(self.err, Text.from_markup(line)) for line in lines]
 
     def _draw_event(self, report: EventReport) -> Sequence[Output]:
-        if self.mode == "json":
-            return [(self.out, fmt.dumps(fmt.event_json(report)))]
         if self.mode in ("compact", "quiet"):
             return [(self.out if self.mode == "compact" else self.err, fmt.compact_line(report))]
         request_id = report.request.id
