@@ -101,6 +101,16 @@ def test_junit_marks_unreachable_as_error_and_skipped(tmp_path: Path) -> None:
     assert suite.get("errors") == "1" and int(suite.get("skipped", "0")) >= 1
 
 
+def test_an_unwritable_junit_path_fails_before_anything_is_sent(tmp_path: Path) -> None:
+    folder = tmp_path / "report.xml"
+    folder.mkdir()  # a folder where the file should go (root may write anywhere, so not a chmod)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = run_cli("send-test", endpoint.url, "--junit", str(folder))
+    assert run.exit_code == 7
+    assert "cannot write the JUnit report" in run.stderr and "--junit" in run.stderr
+    assert endpoint.received.bodies == []
+
+
 def test_fixture_by_name_and_path_with_set(tmp_path: Path) -> None:
     custom = tmp_path / "custom.json"
     custom.write_text('{"event":"message_status","data":{"message_id":"wamid.X","status":"sent"}}')

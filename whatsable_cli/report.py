@@ -107,13 +107,30 @@ def request_to_dict(request: OutboundRequest, *, show_secrets: bool) -> dict[str
     }
 
 
+def check_junit_path(path: Path) -> None:
+    """Fail before any check is sent when the report could not be written afterwards."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with path.open("ab"):  # opened as writing will open it: a folder or read-only file fails here
+            pass
+        if not existed:
+            path.unlink()  # nothing is left behind should the run not finish
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+
+
 def write_junit(path: Path, report: Report) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(report_to_junit(report))
     except OSError as exc:
-        raise BadInputError(
-            f"cannot write the JUnit report to {path}: {exc.strerror}",
-            hint="pass a writable path to --junit",
-            code="unwritable_file",
-        ) from None
+        raise _unwritable(path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> BadInputError:
+    return BadInputError(
+        f"cannot write the JUnit report to {path}: {exc.strerror}",
+        hint="pass a writable path to --junit",
+        code="unwritable_file",
+    )

@@ -113,7 +113,7 @@ def send_test(
     from whatsable_cli.config import load_config
     from whatsable_cli.render.console import print_warning
     from whatsable_cli.render.send_test import ConsoleObserver, print_plan_notes, render_dry_run, render_report
-    from whatsable_cli.report import write_junit
+    from whatsable_cli.report import check_junit_path, write_junit
     from whatsable_cli.send_test import planned_requests, prepare, run_send_test
     from whatsable_cli.send_test_plan import SendTestSettings
     from whatsable_cli.validate import Criteria
@@ -145,6 +145,8 @@ def send_test(
         print_plan_notes(plan.notes)
         render_dry_run(planned_requests(plan), show_secrets=show_secrets, json_output=json_output)
         return
+    if junit is not None:
+        check_junit_path(junit)
     try:
         with ConsoleObserver() as observer:
             report = run_send_test(settings, criteria, observer)
