@@ -26,6 +26,7 @@ KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are cl
 # A request's head must be complete this long after its first byte, however slowly the rest trickles in
 # (each byte would otherwise keep the connection fresh: a few such clients could hold every socket).
 HEADER_TIMEOUT_S = 30.0
+LINGER_S = 10.0  # as aiohttp.web: how long the rest of an oversized body is read and dropped after the 413
 MAX_PIPELINED = 32  # parsed requests waiting on one connection before it stops reading
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -64,6 +65,8 @@ class _Connection(BufferedReads):
         self.transport: asyncio.Transport | None = None
         self.last_active = self._loop.time()
         self.head_started: float | None = None  # when the first bytes of a head not yet complete came
+        self._unread_body = False  # an oversized body is still coming: linger after the answer
+        self._linger: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol and flow control ---------------------------------------------------------
 
@@ -80,6 +83,8 @@ class _Connection(BufferedReads):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.transport = None
+        if self._linger is not None:
+            self._linger.cancel()
         self._server.connections.discard(self)
         self._pending.clear()
         if self._body is not None:
@@ -214,6 +219,7 @@ class _Connection(BufferedReads):
     def _omitted(self, message: RawRequestMessage, size: int) -> Request:
         """A request over the body cap, without its body; the connection closes after its answer."""
         self._close_after = True  # the unread rest of the body is still on the connection
+        self._unread_body = True
         request = self._request(message, b"", omitted=True)
         request.body_size = size
         return request
@@ -295,8 +301,18 @@ class _Connection(BufferedReads):
         if transport is None or transport.is_closing():
             return
         transport.write(data)
-        if close:
-            transport.close()
+        if not close:
+            return
+        if self._unread_body and transport.can_write_eof():
+            # Closing now, with the client still sending its oversized body, would reset the connection,
+            # and a reset can overtake the 413 on a real network. So: end our side (the answer is whole),
+            # read and drop what still comes, and close when the client does or LINGER_S has passed.
+            transport.write_eof()
+            self._linger = self._loop.call_later(LINGER_S, transport.close)
+            self._reading_paused = False
+            transport.resume_reading()  # a full body buffer may have paused it
+            return
+        transport.close()
 
 
 def _declared_length(message: RawRequestMessage) -> int | None:
