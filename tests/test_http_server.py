@@ -232,6 +232,22 @@ async def test_expect_100_continue_is_answered_before_the_body(h: Harness) -> No
     assert recorder.requests[0].body == b"body"
 
 
+async def test_answers_still_go_out_when_the_before_send_hook_fails(h: Harness) -> None:
+    def provisional(request: Request) -> Reply:
+        return Reply(200, b"ok", provisional=request.path == "/provisional")
+
+    def broken_hook() -> Reply | None:
+        raise RuntimeError("a bug in the hook")
+
+    server = HttpServer(provisional, max_body=CAP, before_send=broken_hook)
+    h.servers.append(server)
+    client = await h.connect(await server.start(HOST, 0))
+    await client.send(get("/provisional") + get("/final"))
+    first, second = await client.answer(), await client.answer()
+    assert (first.status, first.headers["retry-after"]) == (503, "1")  # its condition unknown: retry later
+    assert (second.status, second.body) == (200, b"ok")
+
+
 # -- the body cap -----------------------------------------------------------------------------------
 
 

@@ -161,6 +161,22 @@ def test_a_burst_is_coalesced_instead_of_blocking() -> None:
     assert lines[-1] == "… 46 more events not shown (display too slow), see /tmp/rec.jsonl"
 
 
+def test_a_display_bug_is_shown_as_a_line_and_never_reaches_the_listener(monkeypatch: Any) -> None:
+    # Plain compact and JSON lines are formatted on the event loop, inside the service's report call.
+    def broken(_: EventReport) -> Any:
+        raise KeyError("boom")
+
+    monkeypatch.setattr("whatsable_cli.render.listen_format.compact_line", broken)
+    monkeypatch.setattr("whatsable_cli.render.listen_format.event_json", broken)
+    for mode in ("compact", "json"):
+        out_console, err_console, out, err = consoles()
+        renderer = ListenRenderer(mode, out_console, err_console)
+        renderer.event(report("message_status/read"))  # does not raise
+        renderer.close()
+        assert "could not display event" in err.getvalue() and "KeyError" in err.getvalue()
+        assert out.getvalue() == ""
+
+
 def _info() -> ListenInfo:
     return ListenInfo(
         host="127.0.0.1",

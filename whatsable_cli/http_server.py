@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from whatsable_cli.http_connection import Connection
-from whatsable_cli.http_messages import Dispatch, Reply, encode_reply
+from whatsable_cli.http_messages import Dispatch, Reply, encode_reply, unavailable_reply
 
 KEEPALIVE_TIMEOUT_S = 75.0  # as aiohttp.web: idle keep-alive connections are closed after this
 # A request's head must be complete this long after its first byte, however slowly the rest trickles in
@@ -70,7 +70,10 @@ class HttpServer:
         self._outbox.append((connection, data, head_only, connection_header))
 
     def _flush_outbox(self) -> None:
-        substitute = self._before_send() if self._before_send is not None else None
+        try:
+            substitute = self._before_send() if self._before_send is not None else None
+        except Exception:  # the answers must still go out: a retry later rather than a client left hanging
+            substitute = unavailable_reply()
         outbox, self._outbox = self._outbox, []
         for connection, data, head_only, header in outbox:
             if isinstance(data, Reply):

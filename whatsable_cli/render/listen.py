@@ -162,12 +162,16 @@ class ListenRenderer:
     def event(self, report: EventReport) -> None:
         if self.mode == "quiet" and not _is_problem(report):
             return
-        if self.mode == "json":  # NDJSON is text to a terminal too
-            self.pump.submit(("text", (self.out, fmt.dumps(fmt.event_json(report)))))
-        elif self._plain_events_to is not None:
-            self.pump.submit(("text", (self._plain_events_to, fmt.compact_line(report).plain)))
-        else:
+        plain_to = self.out if self.mode == "json" else self._plain_events_to  # NDJSON is text on a terminal too
+        if plain_to is None:
             self.pump.submit(("event", report))
+            return
+        try:
+            text = fmt.dumps(fmt.event_json(report)) if self.mode == "json" else fmt.compact_line(report).plain
+            line = (plain_to, text)
+        except Exception as exc:  # a display bug must not reach the service that reports the event
+            line = (self.err, f"(could not display event {report.request.id}: {type(exc).__name__}: {exc})")
+        self.pump.submit(("text", line))
 
     def redelivered(self, request_id: str, result: DeliveryResult, attempt: int) -> None:
         if self.mode != "quiet" or not result.ok:
