@@ -213,6 +213,8 @@ class Forwarder:
                 self._events.queue_full(target.url, self._queue_limit)
             return False
         heapq.heappush(target.queue, entry)
+        if self._closing.is_set():  # stopping: it stays queued and is reported undelivered (no worker would
+            return True  # outlive close(), and the outbound session it needs is closing)
         if target.worker is None or target.worker.done():
             target.worker = asyncio.create_task(self._redeliver(target))
         return True
