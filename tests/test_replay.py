@@ -371,6 +371,34 @@ def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
     assert b"passed 4" in proc.stdout
 
 
+def test_a_live_stdin_is_replayed_line_by_line_as_it_comes(tmp_path: Path) -> None:
+    # `tail -f rec.jsonl | whatsable replay - -c 4`: waiting for the next line must not stall what is in flight.
+    arrived = threading.Event()
+
+    def noting(received: endpoints.Received, _: asyncio.Event) -> endpoints.Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            received.bodies.append(await request.read())
+            arrived.set()
+            return web.json_response({"ok": True})
+
+        return handler
+
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(numbered_bodies(2))])
+    first, second = rec.read_bytes().splitlines(keepends=True)
+    with endpoints.serve(noting) as endpoint:
+        argv = [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "-c", "4"]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(first)
+        proc.stdin.flush()
+        sent_before_the_next_line = arrived.wait(30)
+        out, err = proc.communicate(input=second, timeout=60)  # then the last line, and the end of stdin
+    assert sent_before_the_next_line, "the first line was not sent while stdin stayed open"
+    assert proc.returncode == 0, err.decode()
+    assert endpoint.received.bodies == numbered_bodies(2)
+    assert b"passed 2" in out
+
+
 def test_ctrl_c_reports_what_was_sent_and_exits_130(tmp_path: Path) -> None:
     arrived = threading.Event()
 

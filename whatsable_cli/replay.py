@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,9 +15,12 @@ from whatsable_cli.http_client import LeanDeliverer
 from whatsable_cli.http_client import handles as lean_client_handles
 from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.query import Filters, accepts, take_last
+from whatsable_cli.read_ahead import ReadAhead
 from whatsable_cli.replay_request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
 from whatsable_cli.replay_stats import Pacer, ReplaySummary, StatusExpectation
 from whatsable_cli.sources import ReplayItem
+
+Job = tuple[int, PreparedRequest]  # a prepared request and its place in the stream
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def select(items: Iterable[ReplayItem], filters: Filters) -> Iterable[ReplayItem
 
 
 class ReplayRun:
-    """One run: a producer fills a bounded queue, workers pace, deliver and report each outcome."""
+    """One run: workers pull items from one stream, pace, deliver and report each outcome."""
 
     def __init__(
         self, settings: ReplaySettings, observer: ReplayObserver, *, monotonic: Callable[[], float] = time.monotonic
@@ -114,13 +117,14 @@ class ReplayRun:
         self._failure: Exception | None = None
         self._unmatched_ids = set(settings.filters.ids)  # --id values no selected request has matched yet
 
-    async def run(self, items: Iterable[ReplayItem]) -> ReplaySummary:
+    async def run(self, items: Iterable[ReplayItem], *, blocking_reads: bool = False) -> ReplaySummary:
+        """`blocking_reads`: reading the items may wait (stdin): they are read on a thread, not the loop."""
         started = self._monotonic()
         if self.settings.dry_run:
             for index, prepared in enumerate(self._prepared(items)):
                 self._report(index, prepared, None, None, self._monotonic())
         else:
-            await self._deliver_all(items)
+            await self._deliver_all(items, blocking_reads)
         self.summary.elapsed_s = self._monotonic() - started
         if self._unmatched_ids and not self._stop:  # every item was read: these ids are in none of them
             self._report_unmatched_ids()
@@ -164,13 +168,22 @@ class ReplayRun:
             self._warned.add(kind)
             self.observer.on_warning(WARNING_TEXT[kind])
 
-    async def _deliver_all(self, items: Iterable[ReplayItem]) -> None:
+    async def _deliver_all(self, items: Iterable[ReplayItem], blocking_reads: bool) -> None:
         # A fixed pool of workers pulls from one shared iterator: each reads its next item only when it is free,
         # so nothing is read ahead of the in-flight requests (bounded memory) and no queue hand-off per request.
         # Sharing is safe: next() is synchronous, so no two workers are ever inside the generator at once.
+        # Reads that may wait (a live stdin) go to a thread instead, a few items ahead, so the loop never waits.
         jobs = enumerate(self._prepared(items))
+        pull: Callable[[], Awaitable[Job | None]]
+        if blocking_reads:
+            pull = ReadAhead(jobs, ahead=self.settings.concurrency).next
+        else:
+
+            async def pull() -> Job | None:
+                return next(jobs, None)
+
         async with self._deliverer() as deliverer:
-            workers = [asyncio.create_task(self._worker(jobs, deliverer)) for _ in range(self.settings.concurrency)]
+            workers = [asyncio.create_task(self._worker(pull, deliverer)) for _ in range(self.settings.concurrency)]
             try:
                 await asyncio.gather(*workers)
             except asyncio.CancelledError:  # Ctrl-C: stop at once, in-flight requests included
@@ -188,11 +201,11 @@ class ReplayRun:
             return LeanDeliverer(timeout=timeout, connections=connections)
         return Deliverer(timeout=timeout, connections=connections)
 
-    async def _worker(self, jobs: Iterator[tuple[int, PreparedRequest]], deliverer: Deliverer | LeanDeliverer) -> None:
+    async def _worker(self, pull: Callable[[], Awaitable[Job | None]], deliverer: Deliverer | LeanDeliverer) -> None:
         url, pacer = self.settings.url, self._pacer
         while not self._stop:
             try:
-                job = next(jobs, None)
+                job = await pull()
             except Exception as exc:  # a reading error (--strict on a corrupt line): raised once in-flight ones end
                 self._fail(exc)
                 return
@@ -248,7 +261,9 @@ class ReplayRun:
         self.observer.on_outcome(ReplayOutcome(index, prepared, result, passed, planned, sent))
 
 
-def replay(items: Iterable[ReplayItem], settings: ReplaySettings, observer: ReplayObserver) -> ReplaySummary:
+def replay(
+    items: Iterable[ReplayItem], settings: ReplaySettings, observer: ReplayObserver, *, blocking_reads: bool = False
+) -> ReplaySummary:
     """Run a replay to completion on a fresh event loop (the command layer's one service call).
 
     Ctrl-C ends the run but not the report: the summary of what was sent comes back marked interrupted.
@@ -256,7 +271,7 @@ def replay(items: Iterable[ReplayItem], settings: ReplaySettings, observer: Repl
     run = ReplayRun(settings, observer)
     started = time.monotonic()
     try:
-        return asyncio.run(run.run(items))
+        return asyncio.run(run.run(items, blocking_reads=blocking_reads))
     except KeyboardInterrupt:
         run.summary.interrupted = True
         run.summary.elapsed_s = time.monotonic() - started

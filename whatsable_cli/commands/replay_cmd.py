@@ -96,7 +96,8 @@ def replay(
         printer.on_warning(warning)
     items = iter_items(resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=printer.on_skipped_line)
     with printer:
-        summary = run_replay(items, settings, printer)
+        live = any(source.kind == "stdin" for source in resolved)  # a pipe may wait for its next line
+        summary = run_replay(items, settings, printer, blocking_reads=live)
     printer.render_summary(summary)
     code = exit_code(summary)
     if code:
