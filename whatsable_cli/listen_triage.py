@@ -19,7 +19,7 @@ from whatsable_cli.events import (
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.listen_stats import DuplicateTracker
 from whatsable_cli.server import Incoming, Reply, json_reply
-from whatsable_cli.signing import SCHEMES, get_scheme, verify
+from whatsable_cli.signing import detect_scheme, get_scheme, verify
 
 FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 # content-encoding: aiohttp already decoded the body we hold (gzip, deflate), so it goes on decoded.
@@ -40,17 +40,9 @@ class Triage:
     shown: bool = True  # False: filtered out by --event
 
 
-def _detect_scheme(headers: Mapping[str, str]) -> str | None:
-    """signing.detect_scheme for a case-insensitive multidict (one lookup per scheme; once per request)."""
-    for scheme in SCHEMES.values():
-        if scheme.signature_header in headers:
-            return scheme.name
-    return None
-
-
 def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
     """verified / failed (with the reason) / unsigned; `unchecked` when no secret is set."""
-    scheme = _detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
+    scheme = detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
     if not settings.secret:
         return SignatureCheck("unchecked", scheme)
     if scheme is None or get_scheme(scheme).signature_header not in headers:

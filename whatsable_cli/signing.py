@@ -124,8 +124,13 @@ def header_lookup(headers: Mapping[str, str], name: str) -> str | None:
 
 def detect_scheme(headers: Mapping[str, str]) -> str | None:
     """Guess the scheme from which signature header is present; None when none is."""
+    # Direct lookups first: a case-insensitive multidict (the listener's, once per request) answers here.
     for scheme in SCHEMES.values():
-        if header_lookup(headers, scheme.signature_header) is not None:
+        if scheme.signature_header in headers:
+            return scheme.name
+    lowered = {name.lower() for name in headers}  # a plain dict spelt in another case: one pass over it
+    for scheme in SCHEMES.values():
+        if scheme.signature_header.lower() in lowered:
             return scheme.name
     return None
 
