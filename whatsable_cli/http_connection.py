@@ -210,12 +210,9 @@ class Connection(BufferedReads):
                 self._server.track(self._read_then_dispatch(message, payload))
 
     def _request(self, message: RawRequestMessage, body: bytes, *, omitted: bool = False) -> Request:
-        url = message.url
         return Request(
             method=message.method,
-            path=url.path,
-            query_string=url.query_string,
-            query=url.query,
+            url=message.url,
             headers=message.headers,
             body=body,
             body_size=len(body),

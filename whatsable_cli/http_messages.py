@@ -9,6 +9,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
+from yarl import URL
+
 JSON_TYPE = "application/json"
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -18,14 +20,24 @@ class Request:
     """One parsed request, body read (or left unread when over the cap)."""
 
     method: str
-    path: str  # decoded, as aiohttp.web's request.path
-    query_string: str
-    query: Mapping[str, str]
+    url: URL  # the request target as parsed (path and query)
     headers: Mapping[str, str]  # case-insensitive, order and duplicates kept (a multidict)
     body: bytes
     body_size: int
     body_omitted: bool  # over the cap: not read, and the connection is closed after the answer
     remote: str | None
+
+    @property
+    def path(self) -> str:
+        return self.url.path  # decoded, as aiohttp.web's request.path
+
+    @property
+    def query_string(self) -> str:
+        return self.url.query_string
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.url.query  # parsed only when asked: once per request it would cost for nothing
 
 
 @dataclass(slots=True)
