@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.processes import bare_server, listen_recorded_lines, listener, load
-from benchmarks.stats import median
+from benchmarks.processes import bare_server, interleaved, listen_recorded_lines, listener, load
+from benchmarks.stats import median, summarise
 from whatsable_cli.fixtures import SyntheticEvents, to_body
 from whatsable_cli.signing import sign
 
@@ -15,6 +15,18 @@ SECRET = "benchmark-secret"
 VARIANTS = [("message_status", s) for s in ("sent", "delivered", "read", "failed")] + [
     ("incoming_message", c) for c in ("text", "image", "audio", "location")
 ]
+
+
+# The ingest load, shared with the Express peer row so both face the same one: (runs, requests per run,
+# warm-up requests) and the concurrency.
+INGEST_QUICK = (1, 1_000, 200)
+INGEST_FULL = (3, 15_000, 1_000)
+INGEST_CONCURRENCY = 32
+
+
+def ingest_args(recording: Path) -> list[str]:
+    """`whatsable listen` as the ingest rows run it: recording, verifying, compact output."""
+    return ["--output", "compact", "--secret", SECRET, "--record", str(recording)]
 
 
 def write_bodies(path: Path, count: int = 256) -> Path:
@@ -30,44 +42,32 @@ def write_bodies(path: Path, count: int = 256) -> Path:
 
 def ingest(workdir: Path, *, quick: bool) -> dict[str, Any]:
     bodies = write_bodies(workdir / "bodies.jsonl")
-    runs, per_run, warmup = (1, 1_000, 200) if quick else (3, 15_000, 1_000)
+    runs, per_run, warmup = INGEST_QUICK if quick else INGEST_FULL
     recording = workdir / "ingest.jsonl"
-    base_rps: list[float] = []
-    ours_rps: list[float] = []
-    ours_p50: list[float] = []
-    ours_p99: list[float] = []
-    base_p50: list[float] = []
-    base_p99: list[float] = []
-    busy: dict[str, list[float]] = {"whatsable": [], "baseline": []}
-    listen_args = ["--output", "compact", "--secret", SECRET, "--record", str(recording)]
-    with bare_server() as base_url, listener(listen_args) as (our_url, _proc):
-        load(base_url + "/webhook", bodies, requests=warmup, concurrency=32)
-        load(our_url, bodies, requests=warmup, concurrency=32)
-        for _ in range(runs):  # interleaved, so drift on the machine hits both alike
-            base = load(base_url + "/webhook", bodies, requests=per_run, concurrency=32)
-            ours = load(our_url, bodies, requests=per_run, concurrency=32)
-            base_rps.append(base["rps"])
-            ours_rps.append(ours["rps"])
-            base_p50.append(base["latencies_ms"]["p50"])
-            base_p99.append(base["latencies_ms"]["p99"])
-            ours_p50.append(ours["latencies_ms"]["p50"])
-            ours_p99.append(ours["latencies_ms"]["p99"])
-            busy["baseline"].append(base["busy"])
-            busy["whatsable"].append(ours["busy"])
+    with bare_server() as base_url, listener(ingest_args(recording)) as (our_url, _proc):
+        loads = interleaved(
+            {"baseline": base_url + "/webhook", "whatsable": our_url},
+            bodies,
+            runs=runs,
+            requests=per_run,
+            warmup=warmup,
+            concurrency=INGEST_CONCURRENCY,
+        )
     sent = warmup + runs * per_run
     recorded = listen_recorded_lines(recording)
-    ratio = median(ours_rps) / median(base_rps)
+    base, ours = summarise(loads["baseline"]), summarise(loads["whatsable"])
+    ratio = ours["rps"] / base["rps"]
     return {
-        "metric": "listener ingest (record + verify + compact to a pipe), 32 concurrent",
+        "metric": f"listener ingest (record + verify + compact to a pipe), {INGEST_CONCURRENCY} concurrent",
         "unit": "req/s",
-        "whatsable": median(ours_rps),
-        "baseline": median(base_rps),
-        "spread": {"whatsable": [min(ours_rps), max(ours_rps)], "baseline": [min(base_rps), max(base_rps)]},
+        "whatsable": ours["rps"],
+        "baseline": base["rps"],
+        "spread": {"whatsable": ours["spread"], "baseline": base["spread"]},
         "latency_ms": {
-            "whatsable": {"p50": median(ours_p50), "p99": median(ours_p99)},
-            "baseline": {"p50": median(base_p50), "p99": median(base_p99)},
+            "whatsable": {"p50": ours["p50"], "p99": ours["p99"]},
+            "baseline": {"p50": base["p50"], "p99": base["p99"]},
         },
-        "loadgen_busy": {name: median(values) for name, values in busy.items()},  # ~1.0: the generator was the limit
+        "loadgen_busy": {"whatsable": ours["busy"], "baseline": base["busy"]},  # ~1.0: the generator was the limit
         "ratio": ratio,
         "target": ">= 0.5x",
         "met": ratio >= 0.5 and recorded == sent,

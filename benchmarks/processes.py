@@ -18,75 +18,117 @@ HERE = Path(__file__).resolve().parent
 READY_TIMEOUT_S = 30
 
 
-def _wait_for_line(stream: IO[str], pattern: str, proc: subprocess.Popen[str]) -> re.Match[str]:
-    """Read lines until one matches (the process's own readiness line); fail if it exits first."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            raise RuntimeError(f"{proc.args!r} exited before it was ready:\n{''.join(seen)}")
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise RuntimeError(f"{proc.args!r} not ready after {READY_TIMEOUT_S} s:\n{''.join(seen)}")
+class _Watch:
+    """Reads a child's pipe to its end on a thread (so the child never blocks on a full pipe: output to
+    a pipe, as measured) and notes the first line that matches a readiness pattern."""
+
+    def __init__(self, stream: IO[str] | None, pattern: str | None = None) -> None:
+        self._pattern = re.compile(pattern) if pattern else None
+        self._done = threading.Event()
+        self.match: re.Match[str] | None = None
+        self.head: list[str] = []  # the first lines, for the error when the process never got ready
+        if stream is None:
+            self._done.set()
+            return
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            if self._pattern is None or self.match is not None:
+                continue
+            if len(self.head) < 200:
+                self.head.append(line)
+            self.match = self._pattern.search(line)
+            if self.match:
+                self._done.set()
+        self._done.set()  # end of the pipe: the process is gone
+
+    def ready(self, proc: subprocess.Popen[str], timeout: float = READY_TIMEOUT_S) -> re.Match[str]:
+        """The readiness line's match; fails if the process exits first or stays silent too long."""
+        if not self._done.wait(timeout):
+            raise RuntimeError(f"{proc.args!r} not ready after {timeout} s:\n{''.join(self.head)}")
+        if self.match is None:
+            raise RuntimeError(f"{proc.args!r} exited before it was ready:\n{''.join(self.head)}")
+        return self.match
 
 
-def _drain(stream: IO[str] | None) -> None:
-    """Keep reading a pipe so the child never blocks on a full pipe (output to a pipe, as measured)."""
-    if stream is None:
-        return
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C (each server measured stops gracefully on SIGINT and flushes its recording), then kill."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    def pump() -> None:
-        for _ in stream:
-            pass
 
-    threading.Thread(target=pump, daemon=True).start()
+@contextmanager
+def server(argv: list[str], ready: str, *, env: dict[str, str] | None = None) -> Iterator[re.Match[str]]:
+    """A server in its own process, stdout and stderr together to a drained pipe; yields the match of
+    its readiness line (pattern `ready`)."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=env
+    )
+    try:
+        yield _Watch(proc.stdout, ready).ready(proc)
+    finally:
+        stop(proc)
 
 
 @contextmanager
 def bare_server() -> Iterator[str]:
     """The baseline aiohttp handler in its own process; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, str(HERE / "bare_server.py")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = _wait_for_line(proc.stdout, r"listening on (\S+)", proc).group(1)
-        _drain(proc.stdout)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with server([sys.executable, str(HERE / "bare_server.py")], r"listening on (\S+)") as ready:
+        yield ready.group(1)
 
 
 @contextmanager
 def listener(args: list[str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`whatsable listen --no-tunnel --port 0 ARGS` with stdout to a drained pipe; yields its webhook URL."""
     argv = [sys.executable, "-m", "whatsable_cli", "listen", "--no-tunnel", "--port", "0", *args]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     try:
-        assert proc.stderr is not None
-        url = _wait_for_line(proc.stderr, r"Webhook URL\s+(http\S+)", proc).group(1)
-        _drain(proc.stdout)
-        _drain(proc.stderr)
+        _Watch(proc.stdout)
+        url = _Watch(proc.stderr, r"Webhook URL\s+(http\S+)").ready(proc).group(1)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
-def load(url: str, bodies: Path, *, requests: int, concurrency: int) -> dict[str, Any]:
-    """Run the load generator in its own process and return its JSON result."""
+def load(url: str, bodies: Path, *, requests: int, concurrency: int, timeout: float = 120) -> dict[str, Any]:
+    """Run the load generator in its own process and return its JSON result (bounded by `timeout`)."""
     argv = [sys.executable, str(HERE / "loadgen.py"), url, str(bodies)]
     argv += ["--requests", str(requests), "--concurrency", str(concurrency)]
-    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator against {url} exited {done.returncode}: {done.stderr[-1500:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def interleaved(
+    urls: dict[str, str], bodies: Path, *, runs: int, requests: int, warmup: int, concurrency: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Warm each server up, then load them in turn, `runs` rounds: drift on a busy machine hits all alike."""
+    for url in urls.values():
+        load(url, bodies, requests=warmup, concurrency=concurrency)
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+    for _ in range(runs):
+        for name, url in urls.items():
+            results[name].append(load(url, bodies, requests=requests, concurrency=concurrency))
+    return results
+
+
+def timed(argv: list[str], *, timeout: float = 120, env: dict[str, str] | None = None) -> tuple[float, bytes]:
+    """Wall seconds and stdout of one whole process, its output read from a pipe; fails on a non-zero exit."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).decode(errors="replace")[-2000:]
+        raise RuntimeError(f"{argv!r} exited {done.returncode}: {tail}")
+    return seconds, done.stdout
 
 
 def listen_recorded_lines(recording: Path) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -17,3 +18,26 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def summarise(loads: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The medians (and the req/s spread) of several load-generator results against one server."""
+    rps = [load["rps"] for load in loads]
+    return {
+        "rps": median(rps),
+        "spread": [min(rps), max(rps)] if rps else [],
+        "p50": median([load["latencies_ms"]["p50"] for load in loads]),
+        "p99": median([load["latencies_ms"]["p99"] for load in loads]),
+        "busy": median([load["busy"] for load in loads]),
+        "errors": sum(load["errors"] for load in loads),
+    }
+
+
+def steady_rate(count: int, seconds: float, startup_seconds: float) -> float:
+    """Events per second once started: a run of `count` events less a run of one (the start-up)."""
+    work = seconds - startup_seconds
+    return (count - 1) / work if count > 1 and work > 0 else float("nan")
+
+
+def ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs > 0 else float("nan")

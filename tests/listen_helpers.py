@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import re
 import select
@@ -103,6 +104,8 @@ class Listener:
     info: ListenInfo
     observer: CapturingObserver
     settings: ListenSettings
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set it to begin a graceful stop
+    task: asyncio.Task[RunSummary] | None = None  # the serve() call; done once the listener has stopped
 
     @property
     def url(self) -> str:
@@ -134,7 +137,7 @@ async def running_listener(
             ready.cancel()
             task.result()  # raises what serve raised
     try:
-        yield Listener(observer.info, observer, settings)
+        yield Listener(observer.info, observer, settings, stop, task)
     finally:
         stop.set()
         await task
@@ -189,6 +192,62 @@ class TargetApp(Waitable):
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
 
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    head: bytes  # the status line and headers as sent
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class RawClient:
+    """One raw loopback connection to a listener: bytes out, answers parsed by hand in."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int) -> RawClient:
+        return cls(*await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), DEADLINE))
+
+    async def send(self, *parts: bytes) -> None:
+        for part in parts:  # each part its own write (TCP_NODELAY: its own segment)
+            self.writer.write(part)
+            await self.writer.drain()
+
+    async def answer(self, *, head_only: bool = False) -> Answer:
+        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), DEADLINE)
+        status_line, *lines = head[:-4].decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        length = 0 if head_only else int(headers.get("content-length", "0"))
+        body = await asyncio.wait_for(self.reader.readexactly(length), DEADLINE)
+        return Answer(int(status_line.split()[1]), headers, body, head)
+
+    async def closed(self) -> bool:
+        """True once the listener has closed the connection (EOF or reset) with nothing more sent."""
+        try:
+            rest = await asyncio.wait_for(self.reader.read(), DEADLINE)
+        except ConnectionResetError:
+            return True
+        return rest == b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def http_request(
+    method: str, path: str, *headers: str, body: bytes | None = None, version: str = "1.1", length: bool = True
+) -> bytes:
+    """A request as bytes; with a body, its Content-Length (unless `length` is False)."""
+    lines = [f"{method} {path} HTTP/{version}", "Host: 127.0.0.1", *headers]
+    if body is not None and length:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
 def free_port() -> int:
     """A port nobody listens on right now (for a target that is down)."""
     with socket.socket() as sock:
@@ -228,10 +287,12 @@ def spawn_listener(
     env: dict[str, str] | None = None,
     tunnel: bool = False,
     ready: re.Pattern[str] = READY,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`whatsable listen --no-tunnel --port 0 ...` as a subprocess; returns it and the URL `ready` matched.
 
     With `tunnel=True`, no --no-tunnel: pass --ngrok-path and wait for the "Public URL" line instead.
+    `preexec_fn` runs in the child before the command (to set resource limits, say).
     """
     base = [] if tunnel else ["--no-tunnel"]
     proc = subprocess.Popen(
@@ -240,6 +301,7 @@ def spawn_listener(
         stderr=subprocess.PIPE,
         bufsize=0,
         env={**os.environ, **(env or {})},
+        preexec_fn=preexec_fn,
     )
     assert proc.stderr is not None
     try:

@@ -61,6 +61,16 @@ def test_missing_named_binary_exits_6(tmp_path: Path) -> None:
     assert run.exit_code == 6
 
 
+def test_no_agent_anywhere_fails_instead_of_promising_a_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("PYNGROK_NGROK_PATH", raising=False)
+    run = run_cli("doctor", "--port", "0", "--json")
+    agent = checks_of(run.stdout)["ngrok agent"]
+    assert agent["status"] == FAIL and "ngrok agent not found" in str(agent["detail"])
+    assert "ngrok.com/download" in str(agent["fix"])
+    assert run.exit_code == 6
+
+
 def test_port_in_use_exits_7(agent: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -86,6 +96,30 @@ def test_secret_form_is_checked_against_the_scheme() -> None:
     assert "not-base64!!" not in wrong.detail
     assert check_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "standard").status == OK
     assert check_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whatsable").status == WARN
+
+
+@pytest.mark.parametrize("scheme", ["standard", "svix", "auto", "whatsable"])
+def test_empty_whsec_key_fails(scheme: str) -> None:
+    found = check_secret("whsec_", scheme)
+    assert found.status == FAIL
+    assert "empty" in found.detail and "right form" not in found.detail
+    assert found.fix
+
+
+def test_empty_whsec_key_makes_doctor_exit_7() -> None:
+    run = run_cli("doctor", "--no-tunnel", "--port", "0", "--secret", "whsec_", "--scheme", "standard", "--json")
+    assert checks_of(run.stdout)["signing secret"]["status"] == FAIL
+    assert run.exit_code == 7
+
+
+def test_unpadded_key_is_the_right_form() -> None:
+    assert check_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMQ", "standard").status == OK
+
+
+def test_auto_tells_a_broken_whsec_key_from_a_plain_secret() -> None:
+    assert check_secret("whsec_abc!", "auto").status == WARN
+    plain = check_secret("a-whatsable_secret", "auto")
+    assert plain.status == OK and "standard/svix requests cannot be verified" in plain.detail
 
 
 def test_unwritable_recordings_folder(tmp_path: Path) -> None:

@@ -32,21 +32,35 @@ def pipelined(port: int, bodies: list[bytes]) -> bytes:
     )
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """One answer's status and headers (lower-case names); its body is read and dropped."""
+    status_line = await asyncio.wait_for(reader.readline(), DEADLINE)
+    headers: dict[str, str] = {}
+    while (line := await asyncio.wait_for(reader.readline(), DEADLINE)) != b"\r\n":
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), DEADLINE)
+    return int(status_line.split()[1]), headers
+
+
 async def answer_statuses(port: int, bodies: list[bytes]) -> list[int]:
     """Send the bodies pipelined on one connection; the status of each answer, in order."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(pipelined(port, bodies))
-    statuses = []
-    for _ in bodies:
-        status_line = await asyncio.wait_for(reader.readline(), DEADLINE)
-        length = 0
-        while (line := await asyncio.wait_for(reader.readline(), DEADLINE)) != b"\r\n":
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await asyncio.wait_for(reader.readexactly(length), DEADLINE)
-        statuses.append(int(status_line.split()[1]))
+    statuses = [(await read_answer(reader))[0] for _ in bodies]
     writer.close()
     return statuses
+
+
+async def concurrent_answers(port: int, bodies: list[bytes]) -> list[tuple[int, dict[str, str]]]:
+    """Each body on its own connection, all sent in one go (so one loop pass of the listener reads them)."""
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in bodies]
+    for (_, writer), body in zip(connections, bodies, strict=True):
+        writer.write(pipelined(port, [body]))
+    answers = [await read_answer(reader) for reader, _ in connections]
+    for _, writer in connections:
+        writer.close()
+    return answers
 
 
 async def test_a_burst_is_written_in_fewer_writes_than_requests_in_the_order_they_came(
@@ -62,12 +76,22 @@ async def test_a_burst_is_written_in_fewer_writes_than_requests_in_the_order_the
     monkeypatch.setattr(RecordingWriter, "append", counting_append)
     bodies = [status_body(index) for index in range(20)]
     async with running_listener(listen_settings(tmp_path)) as listener:
+        answers = await concurrent_answers(listener.info.port, bodies)
+        requests, _ = listener.recording()
+    assert [status for status, _ in answers] == [200] * 20
+    recorded = [request.body_bytes for request in requests]
+    assert sorted(recorded) == sorted(bodies)
+    assert len(writes) < len(bodies) and b"".join(writes).count(b"\n") == len(bodies)
+    assert [report.request.body_bytes for report in listener.observer.events] == recorded  # shown once written
+
+
+async def test_pipelined_requests_are_recorded_in_the_order_they_came(tmp_path: Path) -> None:
+    bodies = [status_body(index) for index in range(20)]
+    async with running_listener(listen_settings(tmp_path)) as listener:
         statuses = await answer_statuses(listener.info.port, bodies)
         requests, _ = listener.recording()
     assert statuses == [200] * 20
     assert [request.body_bytes for request in requests] == bodies
-    assert len(writes) < len(bodies) and b"".join(writes).count(b"\n") == len(bodies)
-    assert [report.request.body_bytes for report in listener.observer.events] == bodies  # shown once written
 
 
 async def test_a_burst_that_cannot_be_written_is_answered_503_and_neither_counted_nor_shown(
@@ -86,6 +110,26 @@ async def test_a_burst_that_cannot_be_written_is_answered_503_and_neither_counte
     summary = listener.observer.summary
     assert summary is not None and summary.record_failures == 8 and summary.total == 1
     assert len(listener.observer.events) == 1
+
+
+async def test_a_pass_whose_write_fails_answers_each_of_its_requests_503_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[bytes] = []
+
+    def disk_full(_: RecordingWriter, line: bytes) -> None:
+        attempts.append(line)
+        raise OSError(28, "No space left on device")
+
+    bodies = [status_body(index) for index in range(10)]
+    async with running_listener(listen_settings(tmp_path)) as listener:
+        monkeypatch.setattr(RecordingWriter, "append", disk_full)
+        answers = await concurrent_answers(listener.info.port, bodies)
+        monkeypatch.undo()
+        requests, _ = listener.recording()
+    assert [(status, headers.get("retry-after")) for status, headers in answers] == [(503, "1")] * 10
+    assert len(attempts) < len(bodies) and b"".join(attempts).count(b"\n") == len(bodies)  # one write per pass
+    assert requests == [] and listener.observer.events == []
 
 
 async def test_a_forwarded_request_between_answered_ones_keeps_the_recording_in_arrival_order(

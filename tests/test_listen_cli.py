@@ -96,7 +96,7 @@ def test_config_file_keys_and_flag_precedence(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr("whatsable_cli.listen.run", fake_run)
     config = tmp_path / "whatsable.toml"
     config.write_text(
-        'secret = "from-config"\nscheme = "standard"\nforward_to = ["http://localhost:3000/webhook"]\n'
+        'secret = "whsec_ZnJvbS1jb25maWc="\nscheme = "standard"\nforward_to = ["http://localhost:3000/webhook"]\n'
         'port = 5001\nhost = "0.0.0.0"\npath = "hooks/wa"\n'
         f'record = "{tmp_path / "rec.jsonl"}"\n'
         '[routes]\nincoming_message = "http://localhost:3000/in"\n'
@@ -104,7 +104,7 @@ def test_config_file_keys_and_flag_precedence(tmp_path: Path, monkeypatch: pytes
     assert run_cli("listen", "--no-tunnel", "--config", str(config)).exit_code == 0
     assert run_cli("listen", "--no-tunnel", "--config", str(config), "--port", "6000", "--no-record").exit_code == 0
     from_file, overridden = seen
-    assert from_file.secret == "from-config" and from_file.scheme == "standard"
+    assert from_file.secret == "whsec_ZnJvbS1jb25maWc=" and from_file.scheme == "standard"
     assert from_file.routing.forward_to == ("http://localhost:3000/webhook",)
     assert from_file.routing.routes == (("incoming_message", "http://localhost:3000/in"),)
     assert (from_file.host, from_file.port, from_file.path) == ("0.0.0.0", 5001, "/hooks/wa")

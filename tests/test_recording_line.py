@@ -60,3 +60,40 @@ def test_every_field_is_written() -> None:
     # A field added to RecordedRequest must be added to the hand-written line too.
     written = set(json.loads(SHAPES[1].to_json_line()))
     assert written == {f.name for f in dataclasses.fields(RecordedRequest)} | {"type"}
+
+
+NOT_UTF8 = RecordedRequest(
+    id="0b",
+    received_at="t",
+    method="POST",
+    path="/web\udcffhook",  # the bytes /web\xffhook, as aiohttp decodes them (surrogate escapes)
+    query="q=\udcfe",
+    headers=[("X-A", "caf\udce9"), ("webhook-id", "msg_\udcff\udcfe"), ("X-Fine", "café")],
+    body="",
+    signature=SignatureCheck("failed", "standard", "malformed_header", "'msg_\udcff' is not it"),
+)
+
+
+def test_bytes_that_are_not_utf8_are_written_in_base64_with_a_marker_and_read_back_exactly() -> None:
+    line = NOT_UTF8.to_json_line()
+    assert line == _reference(NOT_UTF8)
+    raw = json.loads(line.decode("utf-8"))  # the line itself is valid UTF-8 JSON
+    assert raw["headers"][0] == ["X-A", "Y2Fm6Q==", "base64"] and raw["headers"][2] == ["X-Fine", "café"]
+    assert (raw["path"], raw["path_encoding"], raw["query_encoding"]) == ("L3dlYv9ob29r", "base64", "base64")
+    back = RecordedRequest.from_dict(raw)
+    assert (back.path, back.query, back.headers) == (NOT_UTF8.path, NOT_UTF8.query, NOT_UTF8.headers)
+    assert back.header("webhook-id").encode("utf-8", "surrogateescape") == b"msg_\xff\xfe"  # type: ignore[union-attr]
+    assert back.signature is not None and back.signature.detail == "'msg_\\udcff' is not it"  # a message, escaped
+
+
+def test_lines_written_before_the_marker_existed_still_read() -> None:
+    old = {"id": "1", "received_at": "t", "path": "/webhook", "query": "", "headers": [["X-A", "b"]], "body": ""}
+    assert RecordedRequest.from_dict(old).headers == [("X-A", "b")]
+
+
+@pytest.mark.parametrize(
+    "headers", [[["X-A"]], [["X-A", "b", "rot13"]], [["X-A", "!!!", "base64"]], ["X-A: b"]], ids=str
+)
+def test_a_malformed_header_entry_is_a_corrupt_line(headers: list[object]) -> None:
+    with pytest.raises(ValueError, match=r"header|encoding|base64"):
+        RecordedRequest.from_dict({"id": "1", "received_at": "t", "headers": headers})

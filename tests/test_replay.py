@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from aiohttp import web
@@ -429,7 +431,70 @@ def test_ctrl_c_reports_what_was_sent_and_exits_130(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert b"interrupted (Ctrl-C)" in stdout
     assert b"replayed 0 of " in stdout  # the stalled request never got an answer
-    assert b"Traceback" not in stderr
+    assert b"Traceback" not in stderr and b"Fatal Python error" not in stderr
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_ctrl_c_on_a_live_stdin_reports_what_was_sent_and_exits_130(tmp_path: Path, concurrency: str) -> None:
+    # `tail -f rec.jsonl | whatsable replay -`: Ctrl-C comes while the reader waits for a line that never comes.
+    # It used to abort the interpreter ("Fatal Python error: _enter_buffered_busy", exit 134): the reading
+    # thread was left inside a buffered read of stdin at shutdown.
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        argv = [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "-c", concurrency]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(rec.read_bytes())
+            proc.stdin.flush()  # and stdin stays open
+            first = line_within(proc.stdout, 30)  # its delivery line: the first item was sent and answered
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert first.startswith("✓ 200".encode()), first
+    assert b"Fatal Python error" not in stderr and b"Traceback" not in stderr, stderr.decode()
+    assert proc.returncode == 130, stderr.decode()
+    assert b"replayed 1 of 1 requests" in stdout and b"passed 1" in stdout
+    assert b"interrupted (Ctrl-C)" in stdout
+    assert endpoint.received.bodies == [status_body(0)]
+
+
+def line_within(stream: IO[bytes], seconds: float) -> bytes:
+    """The next line of a child's pipe, or a failure once `seconds` have passed without one."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no line within {seconds} s (got {data!r})"
+        chunk = os.read(stream.fileno(), 1)  # one byte at a time: nothing past the line is taken from the pipe
+        assert chunk, f"the pipe ended before a line (got {data!r})"
+        data += chunk
+    return data
+
+
+def test_stop_on_failure_with_a_live_stdin_ends_without_waiting_for_more(tmp_path: Path) -> None:
+    # the run stops at the first failure while the reader waits on an open stdin: it ends there, cleanly
+    rec = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    with endpoints.serve(lambda r, _: endpoints.always_500(r)) as endpoint:
+        argv = [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "--stop-on-failure"]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(rec.read_bytes())
+            proc.stdin.flush()  # and stdin stays open: nothing but the failure ends the run
+            proc.wait(timeout=30)
+            stdout, stderr = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+        finally:
+            proc.stdin.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert b"Fatal Python error" not in stderr and b"Traceback" not in stderr, stderr.decode()
+    assert proc.returncode == 4
+    assert b"stopped at the first failure" in stdout
 
 
 def test_a_bad_payload_file_fails_before_anything_is_sent(tmp_path: Path) -> None:
@@ -466,3 +531,43 @@ def test_a_cookie_set_by_the_target_is_not_sent_with_the_next_requests(tmp_path:
     assert run.exit_code == 0, run.stdout + run.stderr
     assert len(endpoint.received.headers) == 3
     assert all("Cookie" not in headers for headers in endpoint.received.headers)
+
+
+def test_a_recorded_header_that_cannot_be_sent_as_recorded_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    smuggled = recorded(1, status_body(1), [("X-A", "b\r\nX-Evil: 1")])
+    unencodable = recorded(2, status_body(2), [("X-B", "LONE")])
+    non_utf8 = recorded(3, status_body(3), [("X-C", "NONUTF8")])
+    nul = recorded(4, status_body(4), [("X-D", "a\x00b")])
+    fine = recorded(5, status_body(5), [("X-E", "café\tok")])
+    as_listen_records_it = recorded(6, status_body(6), [("X-F", "caf\udce9")])  # byte 0xE9, marked in base64
+    path = write_recording(
+        tmp_path / "rec.jsonl",
+        [recorded(0, status_body(0)), smuggled, unencodable, non_utf8, nul, fine, as_listen_records_it],
+    )
+    # JSON escapes a hand edit can put in: a lone surrogate (no bytes for it), and byte 0xE9 as a header that was
+    # not UTF-8 reads back: aiohttp writes header text as UTF-8 only, so it cannot be sent as it was
+    path.write_bytes(path.read_bytes().replace(b"LONE", b"\\ud800").replace(b"NONUTF8", b"caf\\udce9"))
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stderr
+    assert "a line break in the header 'X-A'" in run.stderr and "cannot be encoded ('X-B')" in run.stderr
+    assert "bytes that are not UTF-8 in the header 'X-C'" in run.stderr
+    assert "a control character in the header 'X-D'" in run.stderr
+    assert "bytes that are not UTF-8 in the header 'X-F'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "skipped 5" in run.stdout
+    assert endpoint.received.bodies == [status_body(0), status_body(5)]
+    assert endpoint.received.headers[1]["X-E"] == "café\tok"
+
+
+def test_credentials_in_the_url_and_a_recorded_authorization_fail_each_request_without_sending(
+    tmp_path: Path,
+) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0), [("Authorization", "Bearer t")])])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = replay(str(path), "--to", endpoint.url.replace("http://", "http://user:pw@"), "--json")
+    assert run.exit_code == 4, run.stderr
+    delivery = ndjson(run)[0]
+    assert delivery["error_code"] == "unsendable" and delivery["error"].startswith("cannot send: ")
+    assert ndjson(run)[-1]["sent"] == 0 and ndjson(run)[-1]["failed"] == 1
+    assert endpoint.received.bodies == []

@@ -123,25 +123,23 @@ def test_named_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "(from --ngrok-path)" in caught.value.message
 
 
-def test_binary_missing_and_no_network(
+def test_binary_missing_everywhere_is_our_error_and_nothing_is_downloaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pyngrok import installer
-    from pyngrok.exception import PyngrokNgrokInstallError
-
-    def offline_download(path: str, **kwargs: object) -> None:
-        raise PyngrokNgrokInstallError("An error occurred while downloading ngrok: <urlopen error no such host>")
 
     agent_env(monkeypatch, tmp_path / "agent.jsonl")
     monkeypatch.setenv("PATH", str(Path(installer.__file__).parents[3] / "bin"))  # holds pyngrok's shim only
-    monkeypatch.setattr(installer, "install_ngrok", offline_download)
     notices = Notices()
-    with pytest.raises(TunnelError) as caught:
+    with pytest.raises(TunnelError) as caught:  # the autouse fixture fails the test on any download attempt
         NgrokTunnel(notify=notices).open(9)
-    assert caught.value.message.startswith("ngrok agent not found, and downloading it failed (no network?)")
-    assert "downloading it once to" in notices.wait_for("info").message
-    assert str(tmp_path / "home" / ".config" / "ngrok" / "ngrok") in notices.items[0].message
-    assert capsys.readouterr().out == ""  # pyngrok's progress would go to stdout
+    default = tmp_path / "home" / ".config" / "ngrok" / "ngrok"
+    assert caught.value.message == f"ngrok agent not found at {default} (from default location)"
+    assert caught.value.code == "ngrok_not_found"
+    assert caught.value.hint is not None and "ngrok.com/download" in caught.value.hint
+    assert not default.exists()
+    assert notices.items == []
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize(

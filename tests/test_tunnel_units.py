@@ -29,7 +29,7 @@ def test_agent_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("PYNGROK_NGROK_PATH")
     monkeypatch.setenv("PATH", str(shim_dir))
     found = ngrok_agent.find_agent()
-    assert found.source == "default location" and found.downloadable
+    assert found.source == "default location"
     assert found.path == tmp_path / "home" / ".config" / "ngrok" / "ngrok"
 
 

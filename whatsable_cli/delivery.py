@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,30 @@ from whatsable_cli.events import DeliveryResult
 from whatsable_cli.http_rules import end_to_end_headers, snippet
 
 MAX_RESPONSE_BYTES = 1 << 20
+UNSENDABLE = "unsendable"  # the error code of a request aiohttp refuses to build (nothing was sent)
+
+# What cannot go out in a header as given: a control character other than tab (aiohttp refuses them: a line
+# break could smuggle a second request in), and lone surrogates. A surrogate in U+DC80..U+DCFF is how a byte
+# that was not UTF-8 reads back (surrogateescape); aiohttp writes header text as UTF-8 only, and its C writer
+# would drop the surrogate without a word, so the header would not be sent as it was.
+_UNSENDABLE_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why this header cannot be sent as it is (a phrase naming it), or None when it can."""
+    if name.isprintable() and value.isprintable():  # the usual case, one cheap test each (tab is not printable)
+        return None
+    match = _UNSENDABLE_CHAR.search(name) or _UNSENDABLE_CHAR.search(value)
+    if match is None:
+        return None
+    char = match.group()
+    if char in "\r\n":
+        return f"a line break in the header {name.strip()!r}"
+    if "\udc80" <= char <= "\udcff":
+        return f"bytes that are not UTF-8 in the header {name!r}, which cannot be sent as they were"
+    if "\ud800" <= char <= "\udfff":
+        return f"a header that cannot be encoded ({name!r})"
+    return f"a control character in the header {name!r}"
 
 
 async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
@@ -35,6 +60,7 @@ class Delivery:
     result: DeliveryResult
     body: bytes = b""
     content_type: str | None = None
+    refused: bool = False  # not sent: the request itself cannot go out as given (retrying cannot help)
 
 
 class Deliverer:
@@ -70,10 +96,13 @@ class Deliverer:
         assert self._session is not None, "use `async with Deliverer()`"
         started = time.perf_counter()
         result = DeliveryResult(url=url)
+        pairs = end_to_end_headers(headers)
+        for name, value in pairs:
+            if (problem := header_problem(name, value)) is not None:
+                result.error, result.error_code = f"cannot send: {problem}", UNSENDABLE
+                return Delivery(result, refused=True)
         try:
-            async with self._session.request(
-                method, url, data=body, headers=end_to_end_headers(headers), allow_redirects=False
-            ) as response:
+            async with self._session.request(method, url, data=body, headers=pairs, allow_redirects=False) as response:
                 payload = await read_capped(response.content, MAX_RESPONSE_BYTES)
                 result.status = response.status
                 result.response_snippet = snippet(payload)
@@ -88,5 +117,8 @@ class Deliverer:
         except (aiohttp.ClientError, asyncio.IncompleteReadError, OSError) as exc:
             result.error, result.error_code = f"{type(exc).__name__}: {exc}", "connection_error"
             delivery = Delivery(result)
+        except ValueError as exc:  # refused before sending (an Authorization header and credentials in the URL)
+            result.error, result.error_code = f"cannot send: {exc}", UNSENDABLE
+            delivery = Delivery(result, refused=True)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return delivery

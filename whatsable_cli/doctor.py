@@ -17,7 +17,7 @@ from typing import Final, Literal
 from whatsable_cli import agent_pidfile, ngrok_agent
 from whatsable_cli.errors import ExitCode, WhatsableError
 from whatsable_cli.paths import recordings_dir
-from whatsable_cli.signing import WHSEC_PREFIX, decode_whsec, get_scheme
+from whatsable_cli.signing import WHSEC_PREFIX, get_scheme, listener_secret_warning
 
 Status = Literal["ok", "warn", "fail"]
 OK: Final = "ok"
@@ -73,18 +73,8 @@ def exit_code_for(checks: list[Check]) -> ExitCode:
 def check_agent(explicit: str | None) -> list[Check]:
     agent = ngrok_agent.find_agent(explicit)
     if not agent.exists:
-        if agent.downloadable:
-            found = Check(
-                "ngrok agent",
-                WARN,
-                f"not installed; `whatsable listen` downloads it to {agent.path} on first use (needs the network)",
-                f"or install it from {ngrok_agent.DOWNLOAD_PAGE} and put it on PATH",
-                tunnel=True,
-            )
-        else:
-            error = ngrok_agent.missing_binary_error(agent)
-            found = Check("ngrok agent", FAIL, error.message, error.hint, tunnel=True)
-        return [found]
+        error = ngrok_agent.missing_binary_error(agent)
+        return [Check("ngrok agent", FAIL, error.message, error.hint, tunnel=True)]
     found = Check("ngrok agent", OK, f"{agent.path} (from {agent.source})", tunnel=True)
     try:
         version = ngrok_agent.agent_version(agent)
@@ -130,16 +120,24 @@ def check_secret(secret: str | None, scheme: str) -> Check:
             "`whatsable secret generate` (or copy WhatsAble's), then export WHATSABLE_SECRET=...",
         )
     name = scheme.lower()
-    if name == "auto":
-        kind = "a whsec_ key (standard/svix)" if secret.startswith(WHSEC_PREFIX) else "a plain secret (whatsable)"
-        return Check("signing secret", OK, f"set ({len(secret)} characters, {kind}); not shown")
     try:
-        chosen = get_scheme(name)
-        if chosen.timestamped:
-            decode_whsec(secret)
+        warning = listener_secret_warning(name, secret)  # the very check `listen` makes before it serves
     except WhatsableError as err:
-        return Check("signing secret", FAIL, f"set, but not usable with --scheme {name}: {err.message}", err.hint)
-    if not chosen.timestamped and secret.startswith(WHSEC_PREFIX):
+        usable = "usable" if name == "auto" else f"usable with --scheme {name}"
+        return Check("signing secret", FAIL, f"set, but not {usable}: {err.message}", err.hint)
+    if name == "auto":
+        if not secret.startswith(WHSEC_PREFIX):
+            limit = "; standard/svix requests cannot be verified with it" if warning is not None else ""
+            return Check("signing secret", OK, f"set ({len(secret)} characters, a plain secret{limit}); not shown")
+        if warning is not None:
+            return Check(
+                "signing secret",
+                WARN,
+                "starts with whsec_ but is not base64: standard/svix requests cannot be verified with it",
+                "copy the whole key again, or generate one with `whatsable secret generate --scheme standard`",
+            )
+        return Check("signing secret", OK, f"set ({len(secret)} characters, a whsec_ key); not shown")
+    if not get_scheme(name).timestamped and secret.startswith(WHSEC_PREFIX):
         return Check(
             "signing secret",
             WARN,

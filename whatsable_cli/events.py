@@ -168,9 +168,65 @@ def _json_opt(value: str | None) -> str:
     return "null" if value is None else _json_str(value)
 
 
+def _is_utf8(text: str) -> bool:
+    """False for text holding bytes that were not UTF-8 (kept as surrogate escapes when it was decoded)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _to_base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8", "surrogateescape")).decode("ascii")
+
+
+def _from_base64(text: object) -> str:
+    try:
+        raw = base64.b64decode(str(text), validate=True)
+    except ValueError:  # binascii.Error
+        raise ValueError(f"a value marked base64 is not base64: {str(text)[:40]!r}") from None
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _printable(value: str | None) -> str | None:
+    """A message made safe to write as UTF-8 (one quoting a value that was not UTF-8 shows it escaped)."""
+    return value if value is None or _is_utf8(value) else value.encode("utf-8", "backslashreplace").decode()
+
+
+def _header_to_json(name: str, value: str) -> list[str]:
+    """[name, value]; a value that is not UTF-8 is [name, its bytes in base64, "base64"]."""
+    return [name, value] if _is_utf8(value) else [name, _to_base64(value), "base64"]
+
+
+def _header_from_json(pair: object) -> tuple[str, str]:
+    if not isinstance(pair, list) or len(pair) not in (2, 3):
+        raise ValueError(f"a header is [name, value], not {pair!r}")
+    if len(pair) == 3:
+        if pair[2] != "base64":
+            raise ValueError(f"unknown header value encoding {pair[2]!r}")
+        return str(pair[0]), _from_base64(pair[1])
+    return str(pair[0]), str(pair[1])
+
+
+def _text_from_json(value: object, encoding: object) -> str:
+    if encoding is None or encoding == "utf-8":
+        return str(value)
+    if encoding != "base64":
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return _from_base64(value)
+
+
 @dataclass
 class RecordedRequest:
-    """One received request, exactly as it arrived, as one line of a recording."""
+    """One received request, exactly as it arrived, as one line of a recording.
+
+    Bytes of the path, the query or a header value that are not UTF-8 are held as surrogate escapes
+    (decoded with "surrogateescape", the exact bytes come back with the same error handler) and are
+    written to the line in base64 with a marker: `"path_encoding":"base64"`, `[name, value, "base64"]`.
+    """
 
     id: str
     received_at: str  # ISO 8601 UTC
@@ -200,12 +256,16 @@ class RecordedRequest:
         # received request, on the listener's hot path. Same keys, same order, same values.
         raw: JsonObject = {name: getattr(self, name) for name in self.__dataclass_fields__}
         raw["type"] = RECORD_TYPE_REQUEST
-        raw["headers"] = [list(pair) for pair in self.headers]
+        raw["headers"] = [_header_to_json(name, value) for name, value in self.headers]
         raw["flags"] = list(self.flags)
         if self.signature is None:
             raw.pop("signature")
         else:
-            raw["signature"] = dict(vars(self.signature))
+            raw["signature"] = {k: _printable(v) for k, v in vars(self.signature).items()}
+        for name in ("path", "query"):  # a request target that is not UTF-8: its bytes in base64, marked
+            if not _is_utf8(raw[name]):
+                raw[name] = _to_base64(raw[name])
+                raw[f"{name}_encoding"] = "base64"
         return raw
 
     def to_json_line(self) -> bytes:
@@ -229,7 +289,10 @@ class RecordedRequest:
             f'"event_type":{_json_opt(self.event_type)},{signature}"response_status":{status},'
             f'"flags":[{",".join(map(_json_str, self.flags))}],"type":"request"}}\n'
         )
-        return line.encode()
+        try:
+            return line.encode()
+        except UnicodeEncodeError:  # bytes that are not UTF-8 in a header or the target: marked, in base64
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
     @classmethod
     def from_dict(cls, raw: JsonObject) -> RecordedRequest:
@@ -238,9 +301,9 @@ class RecordedRequest:
             id=str(raw["id"]),
             received_at=str(raw["received_at"]),
             method=str(raw.get("method", "POST")),
-            path=str(raw.get("path", "/")),
-            query=str(raw.get("query", "")),
-            headers=[(str(k), str(v)) for k, v in raw.get("headers", [])],
+            path=_text_from_json(raw.get("path", "/"), raw.get("path_encoding")),
+            query=_text_from_json(raw.get("query", ""), raw.get("query_encoding")),
+            headers=[_header_from_json(pair) for pair in raw.get("headers", [])],
             body=str(raw.get("body", "")),
             body_encoding=str(raw.get("body_encoding", "utf-8")),
             body_size=int(raw.get("body_size", 0)),

@@ -188,7 +188,7 @@ class Forwarder:
             self._events.cancelled(job, DeliveryResult(job.url_for(url), error=CANCELLED_TEXT, error_code=CANCELLED))
             raise
         queued = False
-        if delivery.result.status is None:
+        if delivery.result.status is None and not delivery.refused:  # refused: not sent, the target is not down
             self._mark_down(target, delivery.result.error or "no answer")
             if self._queue_when_down:
                 queued = self._enqueue(target, _Queued(job.seq, job, attempts=1))
@@ -233,7 +233,7 @@ class Forwarder:
                 entry = target.queue[0]
                 job = entry.job
                 delivery = await self._deliverer.deliver(job.url_for(target.url), job.body, job.headers)
-                if delivery.result.status is None:
+                if delivery.result.status is None and not delivery.refused:  # refused: reported, never retried
                     delay = min(delay * self._retry.factor, self._retry.maximum)
                     break
                 heapq.heappop(target.queue)

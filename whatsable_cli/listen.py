@@ -8,7 +8,7 @@ import itertools
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -19,6 +19,8 @@ from whatsable_cli.events import (
     ParsedEvent,
 )
 from whatsable_cli.forwarder import Forwarder, ForwardEvents, Forwarding, ForwardJob
+from whatsable_cli.listen_http import Incoming, Reply
+from whatsable_cli.listen_limits import accept_errors_as_warnings, raise_open_file_limit
 from whatsable_cli.listen_model import (
     RESPOND_200,
     EventReport,
@@ -38,7 +40,7 @@ from whatsable_cli.listen_triage import (
     relay_reply,
     triage,
 )
-from whatsable_cli.server import Incoming, Reply, ServerSettings, start_server
+from whatsable_cli.server import ServerSettings, start_server
 from whatsable_cli.store import RecordingWriter
 
 __all__ = ["ListenService", "run", "serve"]
@@ -79,8 +81,10 @@ class ListenService(ForwardEvents):
         self.observer = observer
         self.summary = RunSummary(recording=settings.record_path, started_at=time.time())
         self._recorder = Recorder(writer, self.summary, observer.warning)
-        self._staged: list[Triage] = []  # answered provisionally: counted and shown once their lines are written
-        self._staged_failed = False  # a write of staged lines failed: their answers become 503 at commit
+        # Group commit: the lines staged in one loop pass are written together, in one write, by a callback
+        # the first of them schedules; each of their handlers awaits this pass's outcome before answering.
+        self._staged: list[Triage] = []
+        self._pass: asyncio.Future[bool] | None = None
         self._dupes = DuplicateTracker()
         self._seq = itertools.count()
         self._forwarder: Forwarder | None = None
@@ -88,8 +92,8 @@ class ListenService(ForwardEvents):
 
     # -- the pipeline -------------------------------------------------------------------------------
 
-    def handle(self, incoming: Incoming) -> Reply | Coroutine[Any, Any, Reply]:
-        """The answer at once, unless it is a forward's (relay mode): then a coroutine that waits for it."""
+    def handle(self, incoming: Incoming) -> Reply | Awaitable[Reply]:
+        """An awaitable answer: given once the request's line is written, or (relay mode) the forward's."""
         # Unique, not secret (it is in the answer): Python's generator, seeded from os.urandom, without a
         # getrandom syscall per request.
         request_id = _random_bits(64).to_bytes(8, "big").hex()
@@ -98,12 +102,8 @@ class ListenService(ForwardEvents):
         except Exception as exc:  # a bug while parsing must not lose the request: keep it raw
             found = self._untriaged(incoming, request_id, exc)
         line = found.request.to_json_line()
-        if not found.targets:  # answered once this loop pass's lines are written (see commit)
-            self._recorder.stage(line)
-            self._staged.append(found)
-            reply = found.reply or received_reply(request_id)
-            reply.provisional = True
-            return reply
+        if not found.targets:  # answered once this loop pass's lines are written (see _commit)
+            return self._once_written(self._stage(line, found), found.reply or received_reply(request_id))
         if not self._record(line):
             return recording_failed_reply()
         self._count(found)
@@ -116,31 +116,47 @@ class ListenService(ForwardEvents):
             return found.reply or received_reply(request_id)
         return self._forward(found, job, None)
 
+    def _stage(self, line: bytes, found: Triage) -> asyncio.Future[bool]:
+        """Queue the line for this loop pass's write; the future says whether that write succeeded."""
+        if self._pass is None:
+            loop = asyncio.get_running_loop()
+            self._pass = loop.create_future()
+            loop.call_soon(self._commit)
+        self._recorder.stage(line)
+        self._staged.append(found)
+        return self._pass
+
+    @staticmethod
+    async def _once_written(written: asyncio.Future[bool], reply: Reply) -> Reply:
+        return reply if await written else recording_failed_reply()
+
     def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
         request = recorded_request(incoming, request_id, _now_iso(), None, None, 200, ["internal_error"])
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
         return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, received_reply(request_id))
 
-    def commit(self) -> Reply | None:
-        """Write the staged lines (the server calls this before sending a loop pass's answers); the answer
-        to send instead of each provisional one when they could not be written, else None."""
-        self._record(b"")
-        failed, self._staged_failed = self._staged_failed, False
-        return recording_failed_reply() if failed else None
+    def _commit(self) -> None:
+        """The end of a loop pass: write the lines its requests staged (unless a write since did)."""
+        try:
+            self._record(b"")
+        except Exception as exc:  # a display bug must not stop the listener; the answers are settled already
+            self.observer.warning(f"after recording: {type(exc).__name__}: {exc}")
 
     def _record(self, line: bytes) -> bool:
         """Write the staged lines and `line` before answering; a failure is answered 503 so the sender retries."""
         staged, self._staged = self._staged, []
-        written = self._recorder.write(line)
-        if not staged:
-            return written
-        if not written:
-            self._staged_failed = True
-            return False
-        for found in staged:
-            self._count(found)
-            self._report(found, found.reply.status if found.reply else 200, [], [])
-        return True
+        pending, self._pass = self._pass, None
+        written = False
+        try:
+            written = self._recorder.write(line)
+        finally:
+            if pending is not None and not pending.done():
+                pending.set_result(written)  # the answers of the pass: 503 each when it failed
+        if written:
+            for found in staged:  # counted and shown once written
+                self._count(found)
+                self._report(found, found.reply.status if found.reply else 200, [], [])
+        return written
 
     def _count(self, found: Triage) -> None:
         summary = self.summary
@@ -272,27 +288,38 @@ async def serve(
     writer = RecordingWriter(settings.record_path, fsync=settings.fsync) if settings.record_path else None
     try:
         service = ListenService(settings, observer, writer)
-        async with service.lifespan():  # the outbound session is open before the first request
-            server_settings = ServerSettings(path=settings.path, max_body=settings.max_body)
-            server, port = await start_server(service, server_settings, settings.host, settings.port)
-            try:
-                public_url = settings.public_url
-                if tunnel is not None:
-                    public_url = await asyncio.to_thread(tunnel.open, port)
-                inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
-                observer.ready(_info(settings, port, public_url, inspector_url))
-                await stop.wait()
-                observer.stopping()
-            finally:
-                await server.close(settings.shutdown_grace)  # stops accepting, finishes in-flight requests
-                if tunnel is not None:
-                    await asyncio.to_thread(tunnel.close)
+        with accept_errors_as_warnings(observer.warning):
+            async with service.lifespan():  # the outbound session is open before the first request
+                await _serve_until(service, settings, observer, stop, tunnel)
     finally:
         if writer is not None:
             writer.close()
     service.summary.duration_s = time.time() - service.summary.started_at
     observer.finished(service.summary)
     return service.summary
+
+
+async def _serve_until(
+    service: ListenService,
+    settings: ListenSettings,
+    observer: ListenObserver,
+    stop: asyncio.Event,
+    tunnel: PublicUrlProvider | None,
+) -> None:
+    server_settings = ServerSettings(settings.path, settings.max_body, settings.shutdown_grace)
+    server, port = await start_server(service, server_settings, settings.host, settings.port, observer.warning)
+    try:
+        public_url = settings.public_url
+        if tunnel is not None:
+            public_url = await asyncio.to_thread(tunnel.open, port)
+        inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
+        observer.ready(_info(settings, port, public_url, inspector_url))
+        await stop.wait()
+        observer.stopping()
+    finally:
+        await server.close()  # stops accepting, finishes in-flight requests within the grace period
+        if tunnel is not None:
+            await asyncio.to_thread(tunnel.close)
 
 
 def _info(settings: ListenSettings, port: int, public_url: str | None, inspector_url: str | None) -> ListenInfo:
@@ -347,5 +374,6 @@ def server_gc(young_threshold: int = 10_000) -> Iterator[None]:
 
 def run(settings: ListenSettings, observer: ListenObserver, *, tunnel: PublicUrlProvider | None = None) -> RunSummary:
     """Serve until Ctrl-C or SIGTERM (both a normal stop), in a fresh event loop."""
+    raise_open_file_limit()  # each connection holds a file descriptor
     with server_gc():
         return asyncio.run(_serve_until_signalled(settings, observer, tunnel))

@@ -1,9 +1,10 @@
-"""Writing a listen run's recording: lines staged while the loop handles ready sockets go out in one write.
+"""Writing a listen run's recording: the lines staged in one loop pass go out in one write.
 
-The server sends the answers of a loop pass only after `ListenService.commit` has written their lines
-(write-before-acknowledge), so a burst of requests costs one write (one fsync with --fsync) instead of one
-each. A line that must be on disk before something else happens (a forward starts) is written at once,
-behind the staged ones, which keeps the file in the order the requests came.
+The requests handled in one pass of the event loop stage their lines; a callback at the end of the pass
+writes them together and only then are they answered (write-before-acknowledge), so a burst of requests
+costs one write (one fsync with --fsync) instead of one each. A line that must be on disk before something
+else happens (a forward starts) is written at once, behind the staged ones, which keeps the file in the
+order the requests came.
 """
 
 from __future__ import annotations

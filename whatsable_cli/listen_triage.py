@@ -16,15 +16,18 @@ from whatsable_cli.events import (
     encode_body,
     parse_body,
 )
+from whatsable_cli.listen_http import Incoming, Reply, json_reply
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.listen_stats import DuplicateTracker
-from whatsable_cli.server import Incoming, Reply, json_reply
 from whatsable_cli.signing import detect_scheme, get_scheme, verify
 
 FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
-# content-encoding: aiohttp already decoded the body we hold (gzip, deflate), so it goes on decoded.
 # accept-encoding: the app's answer is relayed and shown as is, so it must come back uncompressed.
-NOT_FORWARDED = frozenset({"content-encoding", "accept-encoding"})
+NOT_FORWARDED = frozenset({"accept-encoding"})
+# content-encoding too, when the body we hold was decoded (gzip, deflate): it goes on decoded. A coding
+# left as it came stays with the body it describes.
+NOT_FORWARDED_DECODED = NOT_FORWARDED | {"content-encoding"}
+WEBHOOK_METHODS = "GET, HEAD, POST"  # POST delivers; GET and HEAD are a sender's URL check
 NOT_READ = ParsedEvent("too_large", error="body over --max-body, not read")
 
 
@@ -51,6 +54,8 @@ def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str,
         result = verify(scheme, settings.secret, body, headers, tolerance=settings.tolerance)
     except BadInputError as exc:  # e.g. a non-whsec secret meeting a Standard Webhooks request
         return SignatureCheck("failed", scheme, "bad_secret", exc.message)
+    except UnicodeError:  # a signed header (the message id) holds bytes that are not UTF-8: it cannot match
+        return SignatureCheck("failed", scheme, "malformed_header", "a signed header value is not UTF-8")
     if result.ok:
         return SignatureCheck("verified", scheme)
     return SignatureCheck("failed", scheme, result.reason.value, result.detail)
@@ -87,7 +92,9 @@ def _refusal(settings: ListenSettings, incoming: Incoming, parsed: ParsedEvent, 
     if not incoming.on_webhook_path:
         return _error_reply(404, "not_found", request_id, webhook_path=settings.path)
     if incoming.method != "POST":
-        return _error_reply(405, "method_not_allowed", request_id, allowed="POST")
+        reply = _error_reply(405, "method_not_allowed", request_id, allowed="POST")
+        reply.headers["Allow"] = WEBHOOK_METHODS
+        return reply
     if incoming.body_omitted:
         return _error_reply(413, "too_large", request_id, max_body=settings.max_body)
     if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
@@ -118,7 +125,7 @@ def triage(
     if reply is None and settings.require_signature and signature is not None and signature.result != "verified":
         reply = _error_reply(401, "signature_required", request_id, signature=signature.reason or signature.result)
         flags.append("rejected")
-    if incoming.headers.get("Content-Encoding", "identity") != "identity":
+    if incoming.body_decoded:
         flags.append("decoded")  # the recorded body is the decoded one; the header says how it came
     duplicate = dupes.seen(parsed, body) if incoming.on_webhook_path else False
     if duplicate:
@@ -171,13 +178,14 @@ def recorded_request(
 def forward_headers(incoming: Incoming, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     """The original headers (the Deliverer drops hop-by-hop ones), X-Forwarded-*, then `extra` (-H) replacing."""
     replaced = {name.lower() for name, _ in extra}
+    dropped = NOT_FORWARDED_DECODED if incoming.body_decoded else NOT_FORWARDED
     forwarded: dict[str, str] = {}
     headers: list[tuple[str, str]] = []
     for name, value in incoming.header_pairs:
         lowered = name.lower()
         if lowered in FORWARDED_HEADERS:
             forwarded[lowered] = value  # a tunnel or proxy in front of us saw the real client
-        elif lowered in NOT_FORWARDED or lowered in replaced:
+        elif lowered in dropped or lowered in replaced:
             continue
         else:
             headers.append((name, value))

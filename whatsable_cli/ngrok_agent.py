@@ -31,11 +31,6 @@ class AgentBinary:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    @property
-    def downloadable(self) -> bool:
-        """Only pyngrok's default location is filled by a download; a path the user named never is."""
-        return self.source == "default location"
-
 
 @dataclass(frozen=True)
 class Authtoken:
@@ -96,9 +91,11 @@ def find_agent(explicit: str | None = None) -> AgentBinary:
 
 
 def missing_binary_error(agent: AgentBinary) -> TunnelError:
+    """No agent where we looked; this tool never downloads one (pyngrok would, unverified, onto stdout)."""
+    where = "put it on PATH or pass --ngrok-path" if agent.source == "default location" else "fix --ngrok-path"
     return TunnelError(
         f"ngrok agent not found at {agent.path} (from {agent.source})",
-        hint=f"install ngrok ({DOWNLOAD_PAGE}) and pass --ngrok-path, or use --no-tunnel / --public-url URL",
+        hint=f"install ngrok ({DOWNLOAD_PAGE}) and {where}; or use --no-tunnel / --public-url URL",
         code="ngrok_not_found",
     )
 

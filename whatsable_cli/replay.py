@@ -8,11 +8,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from whatsable_cli.delivery import Deliverer
+from whatsable_cli.delivery import UNSENDABLE, Deliverer
 from whatsable_cli.errors import BadInputError, ExitCode
 from whatsable_cli.events import DeliveryResult
-from whatsable_cli.http_client import LeanDeliverer
-from whatsable_cli.http_client import handles as lean_client_handles
 from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.query import Filters, accepts, take_last
 from whatsable_cli.read_ahead import ReadAhead
@@ -117,14 +115,17 @@ class ReplayRun:
         self._failure: Exception | None = None
         self._unmatched_ids = set(settings.filters.ids)  # --id values no selected request has matched yet
 
-    async def run(self, items: Iterable[ReplayItem], *, blocking_reads: bool = False) -> ReplaySummary:
-        """`blocking_reads`: reading the items may wait (stdin): they are read on a thread, not the loop."""
+    async def run(
+        self, items: Iterable[ReplayItem], *, stop_reading: Callable[[], None] | None = None
+    ) -> ReplaySummary:
+        """`stop_reading` given: reading the items may wait (a live stdin), so they are read on a thread, not the
+        loop, and the run calls it (it must end a read that waits) before it returns."""
         started = self._monotonic()
         if self.settings.dry_run:
             for index, prepared in enumerate(self._prepared(items)):
                 self._report(index, prepared, None, None, self._monotonic())
         else:
-            await self._deliver_all(items, blocking_reads)
+            await self._deliver_all(items, stop_reading)
         self.summary.elapsed_s = self._monotonic() - started
         if self._unmatched_ids and not self._stop:  # every item was read: these ids are in none of them
             self._report_unmatched_ids()
@@ -168,21 +169,33 @@ class ReplayRun:
             self._warned.add(kind)
             self.observer.on_warning(WARNING_TEXT[kind])
 
-    async def _deliver_all(self, items: Iterable[ReplayItem], blocking_reads: bool) -> None:
+    async def _deliver_all(self, items: Iterable[ReplayItem], stop_reading: Callable[[], None] | None) -> None:
         # A fixed pool of workers pulls from one shared iterator: each reads its next item only when it is free,
         # so nothing is read ahead of the in-flight requests (bounded memory) and no queue hand-off per request.
         # Sharing is safe: next() is synchronous, so no two workers are ever inside the generator at once.
-        # Reads that may wait (a live stdin) go to a thread instead, a few items ahead, so the loop never waits.
+        # Reads that may wait (a live stdin) go to a thread instead, a few items ahead, so the loop never waits;
+        # that thread is stopped and joined before the run returns, however it ends (Ctrl-C included).
         jobs = enumerate(self._prepared(items))
+        reader: ReadAhead[Job] | None = None
         pull: Callable[[], Awaitable[Job | None]]
-        if blocking_reads:
-            pull = ReadAhead(jobs, ahead=self.settings.concurrency).next
+        if stop_reading is not None:
+            reader = ReadAhead(jobs, ahead=self.settings.concurrency, stop_reading=stop_reading)
+            pull = reader.next
         else:
 
             async def pull() -> Job | None:
                 return next(jobs, None)
 
-        async with self._deliverer() as deliverer:
+        try:
+            await self._deliver_pulled(pull)
+        finally:
+            if reader is not None:
+                reader.close()
+        if self._failure is not None:
+            raise self._failure
+
+    async def _deliver_pulled(self, pull: Callable[[], Awaitable[Job | None]]) -> None:
+        async with Deliverer(timeout=self.settings.timeout, connections=self.settings.concurrency) as deliverer:
             workers = [asyncio.create_task(self._worker(pull, deliverer)) for _ in range(self.settings.concurrency)]
             try:
                 await asyncio.gather(*workers)
@@ -191,17 +204,8 @@ class ReplayRun:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
-        if self._failure is not None:
-            raise self._failure
 
-    def _deliverer(self) -> Deliverer | LeanDeliverer:
-        """The lean client for http:// (most of replay's CPU was aiohttp's per-request machinery), else aiohttp."""
-        timeout, connections = self.settings.timeout, self.settings.concurrency
-        if lean_client_handles(self.settings.url):
-            return LeanDeliverer(timeout=timeout, connections=connections)
-        return Deliverer(timeout=timeout, connections=connections)
-
-    async def _worker(self, pull: Callable[[], Awaitable[Job | None]], deliverer: Deliverer | LeanDeliverer) -> None:
+    async def _worker(self, pull: Callable[[], Awaitable[Job | None]], deliverer: Deliverer) -> None:
         url, pacer = self.settings.url, self._pacer
         while not self._stop:
             try:
@@ -241,12 +245,16 @@ class ReplayRun:
         summary = self.summary
         passed = True
         if result is not None:
-            summary.sent += 1
             if result.status is None:
                 passed = False
-                summary.unreachable += 1
+                if result.error_code == UNSENDABLE:  # refused before sending: not sent, and not the target's fault
+                    summary.failed += 1
+                else:
+                    summary.sent += 1
+                    summary.unreachable += 1
                 summary.by_status[result.error_code or "error"] += 1
             else:
+                summary.sent += 1
                 passed = self.settings.expect.matches(result.status)
                 summary.by_status[str(result.status)] += 1
                 if not passed:
@@ -262,17 +270,25 @@ class ReplayRun:
 
 
 def replay(
-    items: Iterable[ReplayItem], settings: ReplaySettings, observer: ReplayObserver, *, blocking_reads: bool = False
+    items: Iterable[ReplayItem],
+    settings: ReplaySettings,
+    observer: ReplayObserver,
+    *,
+    stop_reading: Callable[[], None] | None = None,
 ) -> ReplaySummary:
     """Run a replay to completion on a fresh event loop (the command layer's one service call).
 
     Ctrl-C ends the run but not the report: the summary of what was sent comes back marked interrupted.
+    `stop_reading`: the items come from a read that may wait (see ReplayRun.run).
     """
     run = ReplayRun(settings, observer)
     started = time.monotonic()
     try:
-        return asyncio.run(run.run(items, blocking_reads=blocking_reads))
+        return asyncio.run(run.run(items, stop_reading=stop_reading))
     except KeyboardInterrupt:
         run.summary.interrupted = True
         run.summary.elapsed_s = time.monotonic() - started
         return run.summary
+    finally:
+        if stop_reading is not None:  # a second Ctrl-C can land before the run's own stop: no read goes on
+            stop_reading()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from whatsable_cli.delivery import header_problem
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.fixtures import apply_overrides_to_body
 from whatsable_cli.signing import DEFAULT_TOLERANCE_SECONDS, SCHEMES, decode_whsec, get_scheme, sign
@@ -77,30 +78,19 @@ def _kept_signature_problem(headers: list[tuple[str, str]], edited: bool, plan: 
 
 
 def _check_sendable(item: ReplayItem) -> None:
-    """A hand-edited recording cannot smuggle a second request in, nor stop the run: a token for a method,
-    headers of one line each, in text that encodes (non-UTF-8 bytes as recorded come back as they were)."""
+    """A hand-edited recording cannot smuggle a second request in, nor stop the run: a token for a method, and
+    headers the HTTP client can send exactly as recorded (one line each, text that encodes)."""
     problem = None if _METHOD.fullmatch(item.method) else f"an invalid method {item.method!r}"
     for name, value in item.headers:
-        if "\n" in name or "\r" in name or "\n" in value or "\r" in value:
-            problem = f"a line break in the header {name.strip()!r}"
-        elif not (name.isascii() and value.isascii()) and not _encodes(name + value):
-            problem = f"a header that cannot be encoded ({name!r})"
+        problem = header_problem(name, value) or problem
     if problem is None:
         return
     what = f"request {item.request_id}" if item.request_id else "the request"
     raise BadInputError(
         f"{item.origin}: {what} has {problem}",
-        hint="fix the recording line (headers are [name, value] pairs of one line each)",
+        hint="fix the recording line (headers are [name, value] pairs of one line each, in UTF-8)",
         code="unsendable_request",
     )
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def prepare(item: ReplayItem, sets: tuple[str, ...], plan: SigningPlan) -> PreparedRequest:

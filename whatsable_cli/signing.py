@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from whatsable_cli.errors import BadInputError
 
@@ -21,6 +22,9 @@ Clock = Callable[[], float]
 DEFAULT_SCHEME = "whatsable"
 DEFAULT_TOLERANCE_SECONDS = 300
 WHSEC_PREFIX = "whsec_"
+# Unix seconds have 10 digits until the year 2286; 12 leave room for leading zeros and keep every value a
+# float can subtract from the clock without overflowing.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -136,21 +140,81 @@ def detect_scheme(headers: Mapping[str, str]) -> str | None:
 
 
 def decode_whsec(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: the base64 after an optional `whsec_` prefix."""
-    encoded = secret[len(WHSEC_PREFIX) :] if secret.startswith(WHSEC_PREFIX) else secret
+    """The HMAC key of a Standard Webhooks secret: the base64 after an optional `whsec_` prefix.
+
+    Padding may be left off (the reference libraries accept that); any other character outside standard
+    base64 is refused, and so is a key of zero bytes, which anyone could sign with."""
+    encoded = secret.removeprefix(WHSEC_PREFIX)
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise BadInputError(
             "the secret is not a Standard Webhooks key (whsec_ followed by base64)",
             hint="generate one with `whatsable secret generate --scheme standard`",
             code="bad_secret",
         ) from None
+    if not key:
+        raise _empty_key_error()
+    return key
+
+
+def _empty_key_error() -> BadInputError:
+    return BadInputError(
+        "the secret is empty: a signature keyed with nothing can be made by anyone",
+        hint="use the secret your sender shows, or generate one with `whatsable secret generate`",
+        code="empty_secret",
+    )
+
+
+def signing_key(scheme: Scheme, secret: str) -> bytes:
+    """The HMAC key bytes for the scheme; bad input when the secret cannot give a non-empty key.
+
+    An empty whsec_ key is refused under the text-keyed scheme too: its text is no secret either."""
+    if scheme.timestamped:
+        return decode_whsec(secret)
+    if not secret or is_empty_whsec(secret):
+        raise _empty_key_error()
+    return secret.encode("utf-8")
 
 
 @functools.lru_cache(maxsize=8)  # once per request on the listener: the secret does not change
 def _key(scheme: Scheme, secret: str) -> bytes:
-    return decode_whsec(secret) if scheme.timestamped else secret.encode("utf-8")
+    return signing_key(scheme, secret)
+
+
+def check_secret(scheme_name: str, secret: str) -> None:
+    """Refuse, before any work, a secret that cannot sign or verify under the named scheme."""
+    signing_key(get_scheme(scheme_name), secret)
+
+
+def is_empty_whsec(secret: str) -> bool:
+    """A `whsec_` key whose base64 holds no bytes: empty under every scheme that would read it as a key."""
+    if not secret.startswith(WHSEC_PREFIX):
+        return False
+    try:
+        decode_whsec(secret)
+    except BadInputError as err:
+        return err.code == "empty_secret"
+    return False
+
+
+def listener_secret_warning(scheme_name: str, secret: str) -> str | None:
+    """Check a listener's secret before it serves: bad input when it cannot work with the chosen scheme.
+
+    With `auto` each request picks its scheme, so a plain (non-whsec) secret is fine for the whatsable
+    scheme; what it cannot do, verify Standard Webhooks or Svix requests, is returned as a warning to show
+    once rather than a failure found on every such request."""
+    check_secret(DEFAULT_SCHEME if scheme_name.lower() == "auto" else scheme_name, secret)
+    if scheme_name.lower() != "auto":
+        return None
+    try:
+        decode_whsec(secret)
+    except BadInputError:
+        return (
+            "the secret is not a Standard Webhooks key (whsec_ followed by base64): requests signed with "
+            "webhook-signature or svix-signature cannot be verified with it, only X-Webhook-Signature"
+        )
+    return None
 
 
 def _signed_content(scheme: Scheme, body: bytes, msg_id: str, timestamp: str) -> bytes:
@@ -165,8 +229,7 @@ def _keyed_hmac(key: bytes) -> hmac.HMAC:
 
 
 def _digest(scheme: Scheme, key: bytes, content: bytes) -> str:
-    # A copy of an HMAC already keyed (the key's pads hashed once): once per received request, 1.2 µs
-    # where hmac.new or hmac.digest take 1.7-1.8 µs.
+    # A copy of an HMAC already keyed: the key's pads are hashed once per secret, not once per request.
     hasher = _keyed_hmac(key).copy()
     hasher.update(content)
     mac = hasher.digest()
@@ -204,6 +267,21 @@ def sign(
     return {scheme.id_header: msg_id, scheme.timestamp_header: ts, scheme.signature_header: f"v1,{signature}"}
 
 
+def parse_timestamp(text: str) -> int | None:
+    """Unix seconds from a timestamp header: 1 to MAX_TIMESTAMP_DIGITS ASCII digits, else None.
+
+    str.isdigit() and int() also take other scripts' digits and superscripts ('²'), and an unbounded run
+    of digits overflows a float; both must be a malformed header, not a crash."""
+    if not 0 < len(text) <= MAX_TIMESTAMP_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A header value quoted for an explanation, cut short when it is long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 def _candidate_signatures(scheme: Scheme, value: str) -> list[str]:
     """The signatures listed in a header value (several are allowed, for key rotation)."""
     parts = value.replace(",", " ").split() if not scheme.timestamped else value.split()
@@ -230,20 +308,32 @@ def _any_matches(expected: str, candidates: list[str]) -> bool:
     return matched
 
 
+# How a careless sender might have re-serialised the JSON it then signed.
+_SERIALISATIONS: tuple[dict[str, Any], ...] = (
+    {},
+    {"separators": (",", ":")},
+    {"separators": (",", ":"), "ensure_ascii": False},
+    {"indent": 2},
+    {"sort_keys": True},
+    {"sort_keys": True, "separators": (",", ":")},
+)
+
+
 def _reserialisations(body: bytes) -> list[bytes]:
-    """Other byte forms of the same JSON a careless sender might have signed instead of the raw body."""
+    """Other byte forms of the same JSON a careless sender might have signed instead of the raw body.
+
+    The body is the sender's (or an attacker's): nesting too deep to parse or to dump again, and lone
+    surrogates that UTF-8 cannot carry, only mean there is no such form to offer."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return []
-    forms = {
-        json.dumps(parsed).encode(),
-        json.dumps(parsed, separators=(",", ":")).encode(),
-        json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode(),
-        json.dumps(parsed, indent=2).encode(),
-        json.dumps(parsed, sort_keys=True).encode(),
-        json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode(),
-    }
+    forms: set[bytes] = set()
+    for options in _SERIALISATIONS:
+        try:
+            forms.add(json.dumps(parsed, **options).encode())
+        except (ValueError, RecursionError):
+            continue
     forms.discard(body)
     return sorted(forms)
 
@@ -311,18 +401,25 @@ def verify(
     if scheme.timestamped:
         assert scheme.id_header is not None
         assert scheme.timestamp_header is not None
-        msg_id = header_lookup(headers, scheme.id_header) or ""
-        ts = header_lookup(headers, scheme.timestamp_header) or ""
-        if not msg_id or not ts:
-            missing = scheme.id_header if not msg_id else scheme.timestamp_header
+        found_id = header_lookup(headers, scheme.id_header)
+        found_ts = header_lookup(headers, scheme.timestamp_header)
+        if found_id is None or found_ts is None:
+            missing = scheme.id_header if found_id is None else scheme.timestamp_header
             return Verification(scheme.name, Reason.MISSING_HEADER, f"no {missing} header")
-        if not ts.isdigit():
+        msg_id, ts = found_id, found_ts
+        if not msg_id:
+            return Verification(
+                scheme.name, Reason.MALFORMED_HEADER, f"{scheme.id_header} is empty", "re-sign the request"
+            )
+        seconds = parse_timestamp(ts)
+        if seconds is None:
             return Verification(
                 scheme.name,
                 Reason.MALFORMED_HEADER,
-                f"{scheme.timestamp_header} is {ts!r}, not Unix seconds",
+                f"{scheme.timestamp_header} is {_shown(ts)}, not Unix seconds",
+                f"a timestamp is 1 to {MAX_TIMESTAMP_DIGITS} ASCII digits; re-sign the request",
             )
-        skew = int(ts) - clock()
+        skew = seconds - clock()
     candidates = _candidate_signatures(scheme, value)
     well_formed = [c for c in candidates if _well_formed(scheme, c)]
     if not well_formed:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.events import (
@@ -128,6 +129,17 @@ def resolve_sources(specs: Iterable[str]) -> list[Source]:
     return sources
 
 
+def _marked_header(pair: Any) -> tuple[str, str]:
+    """[name, value], or [name, base64 of the value's bytes, "base64"] for a value that was not UTF-8: its bytes
+    come back as surrogate escapes (then it is skipped with a warning: it cannot be sent as it was)."""
+    if len(pair) == 2:
+        return str(pair[0]), str(pair[1])
+    name, value, encoding = pair
+    if encoding != "base64":
+        raise ValueError(f"unknown header value encoding {encoding!r}")
+    return str(name), base64.b64decode(str(value), validate=True).decode("utf-8", "surrogateescape")
+
+
 def _recorded_items(
     lines: Iterable[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None
 ) -> Iterator[ReplayItem]:
@@ -147,7 +159,10 @@ def _recorded_items(
             return ReplayItem(
                 origin, b"", [], str(raw.get("method", "POST")), request_id, received_at, event_type, reason
             )
-        headers = [(str(k), str(v)) for k, v in raw.get("headers", ())]
+        try:
+            headers = [(str(k), str(v)) for k, v in raw.get("headers", ())]
+        except ValueError:  # a header of three: [name, value, encoding]
+            headers = [_marked_header(pair) for pair in raw["headers"]]
         if "decoded" in raw.get(
             "flags", ()
         ):  # the body was recorded decompressed: its Content-Encoding no longer holds
@@ -197,8 +212,8 @@ def _payload_items(
         yield ReplayItem(f"{origin}:{number}", body, event_type=parsed.kind)
 
 
-def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None) -> Iterator[ReplayItem]:
-    lines = iter(stdin.readline, b"")
+def _stdin_items(stdin: Iterable[bytes], *, strict: bool, on_skip: SkipWarning | None) -> Iterator[ReplayItem]:
+    lines = iter(stdin)
     head: list[bytes] = []  # leading blank lines are kept: a document is sent exactly as piped
     for line in lines:
         head.append(line)
@@ -218,11 +233,14 @@ def _stdin_items(stdin: BinaryIO, *, strict: bool, on_skip: SkipWarning | None) 
 def iter_items(
     sources: Iterable[Source],
     *,
-    stdin: BinaryIO,
+    stdin: Iterable[bytes],
     strict: bool = False,
     on_skip: SkipWarning | None = None,
 ) -> Iterator[ReplayItem]:
-    """Every request of every source in order, streamed (a recording is never read whole)."""
+    """Every request of every source in order, streamed (a recording is never read whole).
+
+    `stdin` is the lines of `-` (a binary stream iterates its lines; see stdin_lines for the live one).
+    """
     for source in sources:
         if source.kind == "stdin":
             yield from _stdin_items(stdin, strict=strict, on_skip=on_skip)

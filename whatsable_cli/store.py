@@ -35,8 +35,9 @@ class RecordingWriter:
         self.fsync = fsync
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, RECORDING_MODE)
+            self._fd, readable = _open_for_append(path)
             os.fchmod(self._fd, RECORDING_MODE)
+            self._pending_newline = readable and _ends_mid_line(self._fd)
         except OSError as exc:
             raise BadInputError(
                 f"cannot write the recording {path}: {exc.strerror}",
@@ -45,13 +46,31 @@ class RecordingWriter:
             ) from None
 
     def append(self, line: bytes) -> None:
-        """Write one complete line (O_APPEND keeps concurrent writers' lines whole)."""
+        """Write complete lines (O_APPEND keeps concurrent writers' lines whole), or raise OSError and leave
+        the file as it was: a write cut short (the disk filled mid-line) is taken back, so the file always
+        ends on a line boundary and no half line swallows the next one."""
+        if self._pending_newline:
+            line = b"\n" + line
         view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        if self.fsync:
-            os.fsync(self._fd)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError:
+            if done:
+                self._take_back(done)
+            raise
+        self._pending_newline = False
+
+    def _take_back(self, count: int) -> None:
+        """Remove the last `count` bytes, which this write appended; when that fails too, the next write
+        starts on a new line, so that only the cut line is lost (readers skip it as corrupt)."""
+        try:
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - count)
+        except OSError:
+            self._pending_newline = True
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -63,6 +82,23 @@ class RecordingWriter:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """The file opened for appending, and whether it could be opened for reading too (to look at its end)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, RECORDING_MODE), True
+    except PermissionError:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, RECORDING_MODE), False
+
+
+def _ends_mid_line(fd: int) -> bool:
+    """Whether the file's last byte is not a newline (a run before was cut off mid-line)."""
+    try:
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+    except OSError:  # not a regular file (a pipe, a terminal): nothing to look at
+        return False
 
 
 def _parse_entry(raw: object) -> Entry:

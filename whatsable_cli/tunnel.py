@@ -39,7 +39,7 @@ class NgrokTunnel:
         self._abort: TunnelError | None = None
         self._starting = False
         self._agent_pid: int | None = None
-        self._agent_proc: subprocess.Popen[str] | None = None
+        self._running: NgrokProcess | None = None  # pyngrok's handle on the agent it started for us
 
     # -- opening ---------------------------------------------------------------------------------------
     def open(self, port: int, host: str = "127.0.0.1") -> str:
@@ -47,7 +47,7 @@ class NgrokTunnel:
         options = self._endpoint_options(port)
         config_path = ngrok_agent.default_config_path()
         token = ngrok_agent.find_authtoken(config_path)
-        if token is None:  # checked first: no download, no agent start, when it cannot work anyway
+        if token is None:  # checked first: no agent start when it cannot work anyway
             raise ngrok_agent.missing_authtoken_error(config_path)
         self._token = token.value
         agent = self._ready_agent()
@@ -55,9 +55,10 @@ class NgrokTunnel:
         self._config = self._pyngrok_config(agent, config_path)
         tunnel = self._connect_under_deadline(f"http://{host}:{port}", options)
         self.public_url = str(tunnel.public_url)
-        process = self._process()
-        self.inspector_url = process.api_url if process is not None else None
-        self._watch_health(tunnel.uri)
+        self.inspector_url = tunnel.api_url
+        if self._running is None:  # an agent that said nothing before it was ready (the lock is free now)
+            self._find_running_agent()
+        self._watch_health(tunnel.api_url, tunnel.uri)
         if self.settings.self_test_path is not None:
             check = self.self_test(self.settings.self_test_path)
             self._notify(TunnelNotice("info" if check.ok else "warning", f"self-test: {check.detail}"))
@@ -72,31 +73,13 @@ class NgrokTunnel:
         return options
 
     def _ready_agent(self) -> ngrok_agent.AgentBinary:
+        """The agent must already be there: pyngrok would download one (progress on our stdout, no checksum)."""
         agent = ngrok_agent.find_agent(self.settings.ngrok_path)
         if not agent.exists:
-            if not agent.downloadable:
-                raise ngrok_agent.missing_binary_error(agent)
-            self._download(agent)
+            raise ngrok_agent.missing_binary_error(agent)
         ngrok_agent.require_recent(ngrok_agent.agent_version(agent), agent)
         self.agent = agent
         return agent
-
-    def _download(self, agent: ngrok_agent.AgentBinary) -> None:
-        """The last resort; pyngrok's progress goes to stdout, which is the user's data stream: silence it."""
-        from pyngrok import installer
-        from pyngrok.exception import PyngrokError
-
-        self._notify(TunnelNotice("info", f"ngrok agent not found: downloading it once to {agent.path} ..."))
-        installer._print_progress_enabled = False
-        try:
-            installer.install_ngrok(str(agent.path))
-        except PyngrokError as exc:
-            raise TunnelError(
-                f"ngrok agent not found, and downloading it failed (no network?): {tunnel_errors.first_line(str(exc))}",
-                hint=f"install ngrok ({ngrok_agent.DOWNLOAD_PAGE}) and pass --ngrok-path, or use --no-tunnel",
-                code="ngrok_download_failed",
-            ) from None
-        self._notify(TunnelNotice("info", f"ngrok agent downloaded to {agent.path}"))
 
     def _stop_leftover(self) -> None:
         found = agent_pidfile.stop_leftover()
@@ -165,7 +148,7 @@ class NgrokTunnel:
         return opened[0]
 
     def _deadline_error(self) -> TunnelError:
-        running = self._process()
+        running = self._running
         if running is not None and running.api_url and answers_404(f"{running.api_url}/api/endpoints"):
             return tunnel_errors.too_old_error()
         said = last_agent_message()
@@ -197,14 +180,23 @@ class NgrokTunnel:
         return tunnel_errors.agent_failure(str(exc), self._token, domain=domain)
 
     # -- the running agent -----------------------------------------------------------------------------
-    def _process(self) -> NgrokProcess | None:
+    def _find_running_agent(self) -> None:
+        """Keep pyngrok's handle on the agent running for our config, through its public lookup.
+
+        Called only from pyngrok's log callback while it starts that agent (the thread that holds pyngrok's
+        process lock, which is re-entrant) or once `connect()` has returned (the lock is free): never from a
+        thread that would wait on a start that hangs. Checking first that the agent runs is what keeps
+        `get_process` a lookup, as pyngrok's own `disconnect()` does, rather than a start of another agent.
+        """
         from pyngrok import process
 
-        # Read without pyngrok's lock on purpose: `connect()` holds it for the whole (possibly hung) start.
-        return process._current_processes.get(self._config.ngrok_path) if self._config is not None else None
+        config = self._config
+        if config is not None and process.is_process_running(config.ngrok_path):
+            self._running = process.get_process(config)
 
     def _kill_agent(self) -> None:
-        running = self._process()
+        # An agent that printed nothing at all cannot be reached here; pyngrok stops it when we exit.
+        running = self._running
         if running is not None and running.proc.poll() is None:
             running.proc.kill()
             running.proc.wait()
@@ -216,6 +208,8 @@ class NgrokTunnel:
 
     def _on_agent_log(self, log: NgrokLog) -> None:
         """Runs on pyngrok's threads for every agent line: pidfile, fail-fast offline, session health."""
+        if self._running is None:
+            self._find_running_agent()
         if self._agent_pid is None:
             self._remember_pid()
         is_error = log.lvl in ("ERROR", "CRITICAL")
@@ -231,7 +225,7 @@ class NgrokTunnel:
 
     def _unread_errors(self) -> list[str]:
         """pyngrok stops reading once the agent has exited, at times before its error lines: read the rest."""
-        proc = self._agent_proc
+        proc = self._running.proc if self._running is not None else None
         if proc is None or proc.poll() is None or proc.stdout is None:
             return []  # still running: reading would block
         try:
@@ -241,19 +235,18 @@ class NgrokTunnel:
         return logged_errors(rest)
 
     def _remember_pid(self) -> None:
-        running = self._process()
+        running = self._running
         if running is not None:
             record = agent_pidfile.AgentRecord(running.proc.pid, running.pyngrok_config.ngrok_path, os.getpid())
             agent_pidfile.write_record(record)
             self._agent_pid = running.proc.pid
-            self._agent_proc = running.proc
 
-    def _watch_health(self, endpoint_uri: str | None) -> None:
-        running = self._process()
-        if running is None or running.api_url is None:
+    def _watch_health(self, api_url: str | None, endpoint_uri: str | None) -> None:
+        running = self._running
+        if running is None or api_url is None:
             return
         self._health = HealthWatch(
-            running.api_url, endpoint_uri, running.proc.poll, self._notify, self.settings.health_interval
+            api_url, endpoint_uri, running.proc.poll, self._notify, self.settings.health_interval
         )
         self._health.start()
 
@@ -278,7 +271,7 @@ class NgrokTunnel:
 
         if self._health is not None:
             self._health.stop()
-        running = self._process()
+        running = self._running
         if self.public_url and running is not None and running.proc.poll() is None:
             with contextlib.suppress(Exception):  # the agent is stopped next either way
                 ngrok.disconnect(self.public_url, pyngrok_config=self._config)
@@ -289,3 +282,4 @@ class NgrokTunnel:
         ngrok.kill(pyngrok_config=self._config)
         self._forget_pid()
         self._config = None
+        self._running = None

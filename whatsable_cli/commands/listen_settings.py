@@ -15,7 +15,7 @@ from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, pars
 from whatsable_cli.http_rules import check_http_url
 from whatsable_cli.listen_model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
 from whatsable_cli.paths import new_recording_path
-from whatsable_cli.signing import get_scheme
+from whatsable_cli.signing import get_scheme, listener_secret_warning
 from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
@@ -106,6 +106,11 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
             hint="pass --secret or set WHATSABLE_SECRET",
             code="no_secret",
         )
+    if secret:
+        # A secret that cannot work is exit 7 now, not `bad_secret` on every request once serving.
+        warning = listener_secret_warning(scheme, str(secret))
+        if warning is not None:
+            config.warnings.append(warning)
     respond = options.respond or RESPOND_RELAY
     if respond not in (RESPOND_RELAY, RESPOND_200):
         raise BadInputError(

@@ -65,6 +65,7 @@ def replay(
     from whatsable_cli.replay_request import SigningPlan
     from whatsable_cli.replay_stats import StatusExpectation, parse_rate
     from whatsable_cli.sources import iter_items, resolve_sources
+    from whatsable_cli.stdin_lines import StdinLines
 
     if sets:  # a malformed --set (no `=`, an empty key) is bad input before anything is read or sent
         apply_overrides({}, sets)
@@ -94,10 +95,10 @@ def replay(
     printer = ReplayPrinter(url=to, json_output=json_output, show_secrets=show_secrets)
     for warning in config.warnings:
         printer.on_warning(warning)
-    items = iter_items(resolved, stdin=sys.stdin.buffer, strict=strict, on_skip=printer.on_skipped_line)
-    with printer:
-        live = any(source.kind == "stdin" for source in resolved)  # a pipe may wait for its next line
-        summary = run_replay(items, settings, printer, blocking_reads=live)
+    live = any(source.kind == "stdin" for source in resolved)  # a pipe may wait for its next line
+    with StdinLines(sys.stdin.buffer if live and sys.stdin is not None else None) as stdin, printer:
+        items = iter_items(resolved, stdin=stdin, strict=strict, on_skip=printer.on_skipped_line)
+        summary = run_replay(items, settings, printer, stop_reading=stdin.stop if live else None)
     printer.render_summary(summary)
     code = exit_code(summary)
     if code:

@@ -43,7 +43,7 @@ def verify(
     from whatsable_cli.config import load_config
     from whatsable_cli.render.events import warn_skipped_line
     from whatsable_cli.render.verify import render_verification
-    from whatsable_cli.signing import detect_scheme
+    from whatsable_cli.signing import check_secret, detect_scheme
     from whatsable_cli.signing import verify as verify_signature
     from whatsable_cli.store import find_request
 
@@ -69,9 +69,10 @@ def verify(
         raise BadInputError("no secret to verify with", hint="pass --secret or set WHATSABLE_SECRET", code="no_secret")
     header_map = dict(headers)
     wanted = config.pick(scheme, "scheme", "auto")
-    chosen = detect_scheme(header_map) if wanted == "auto" else wanted
+    chosen = (detect_scheme(header_map) if wanted == "auto" else wanted) or "whatsable"
+    check_secret(chosen, str(secret_value))  # an unusable secret is exit 7, whatever the headers say
     result = verify_signature(
-        chosen or "whatsable",
+        chosen,
         str(secret_value),
         body,
         header_map,
