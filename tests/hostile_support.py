@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
-import os
 import re
 import socket
 import struct
@@ -15,32 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from tests.listen_helpers import CapturingObserver, listen_settings
 from whatsable_cli.events import RecordedRequest
 from whatsable_cli.listen import serve
 from whatsable_cli.listen_model import ListenSettings
 from whatsable_cli.signing import sign
 from whatsable_cli.store import iter_entries, iter_entry_lines
-
-# While the listener still runs on its own hand-written HTTP server (being replaced by aiohttp.web), that
-# server's known defects are expected failures; strict, so a fix shows. Without that module they do nothing.
-HAND_WRITTEN_SERVER = importlib.util.find_spec("whatsable_cli.http_server") is not None
-# aiohttp's documented switch to its pure-Python parser, read as aiohttp itself reads it.
-PURE_PYTHON_PARSER = bool(os.environ.get("AIOHTTP_NO_EXTENSIONS"))
-NON_UTF8_HEAD_DEFECT = pytest.mark.xfail(
-    HAND_WRITTEN_SERVER, reason="non-UTF-8 header values get 503 for ever and are never recorded", strict=True
-)
-# The C parser refuses such a target itself (400); the pure-Python one lets it through to the listener.
-NON_UTF8_TARGET_DEFECT = pytest.mark.xfail(
-    HAND_WRITTEN_SERVER and PURE_PYTHON_PARSER,
-    reason="a non-UTF-8 request target gets 503 for ever and is never recorded",
-    strict=True,
-)
-EXPECT_DEFECT = pytest.mark.xfail(
-    HAND_WRITTEN_SERVER, reason="an Expect other than 100-continue is answered 200 instead of 417", strict=True
-)
 
 HOST = "127.0.0.1"
 DEADLINE = 10.0  # a listener that neither answers nor closes fails the case instead of stalling the suite

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from tests.hostile_support import (
     DEADLINE,
-    NON_UTF8_HEAD_DEFECT,
     ListenerThread,
     assert_invariants,
     assert_still_up,
@@ -261,7 +260,6 @@ def test_mutated_signed_deliveries(listener: ListenerThread, data: st.DataObject
     holds_invariants(listener, mutated_delivery(data, ASCII))
 
 
-@NON_UTF8_HEAD_DEFECT
 @BOUNDED
 @given(data=st.data())
 def test_mutated_signed_deliveries_with_non_utf8_heads(listener: ListenerThread, data: st.DataObject) -> None:

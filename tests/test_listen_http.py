@@ -27,6 +27,7 @@ from whatsable_cli import server
 from whatsable_cli.forwarder import Routing
 from whatsable_cli.listen import ListenService
 from whatsable_cli.listen_http import Incoming, Reply
+from whatsable_cli.tunnel_health import SELF_TEST_HEADER
 
 CAP = 1000
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -314,6 +315,43 @@ async def test_head_gets_the_get_headers_and_no_body(listener: Listener) -> None
             length = head.headers["Content-Length"]
         async with session.get(listener.url) as following:  # nothing stray left on the connection
             assert len(await following.read()) == int(length)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_the_url_check_echoes_a_challenge_and_the_tunnel_self_test_nonce(
+    listener: Listener, clients: list[RawClient], method: str
+) -> None:
+    client = await connect(listener, clients)
+    await client.send(http_request(method, "/webhook?hub.challenge=1158201444"))
+    challenge = await client.answer(head_only=method == "HEAD")
+    await client.send(http_request(method, "/webhook", f"{SELF_TEST_HEADER}: nonce-123"))
+    self_test = await client.answer(head_only=method == "HEAD")
+    assert challenge.status == 200 and challenge.body == (b"1158201444" if method == "GET" else b"")
+    assert self_test.headers[SELF_TEST_HEADER.lower()] == "nonce-123"
+    assert listener.recording()[0] == []  # a URL check, not an event
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        http_request("POST", "/webhook", "X-Big: " + "a" * 9000, body=PAYLOAD),
+        http_request("POST", "/" + "p" * 9000, body=PAYLOAD),
+        http_request("POST", "/webhook", *[f"X-{n}: {n}" for n in range(200)], body=PAYLOAD),
+    ],
+    ids=["long-header", "long-target", "many-headers"],
+)
+async def test_a_head_past_aiohttps_limits_is_refused_and_the_listener_goes_on(
+    listener: Listener, clients: list[RawClient], head: bytes
+) -> None:
+    client = await connect(listener, clients)
+    await client.send(head)
+    answer = await client.answer()
+    assert 400 <= answer.status < 500 and answer.status != 404
+    assert await client.closed()
+    other = await connect(listener, clients)
+    await other.send(post(PAYLOAD))
+    assert (await other.answer()).status == 200
+    assert recorded_bodies(listener) == [PAYLOAD]
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "OPTIONS", "PATCH"])

@@ -199,6 +199,28 @@ async def test_our_own_bug_is_never_a_500_and_the_request_is_kept(
     assert any("recorded raw" in w for w in listener.observer.warnings)
 
 
+async def test_our_own_bug_still_fails_closed_when_a_signature_is_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_triage(*_: object) -> None:
+        raise RecursionError("a body nested too deep for the parser")
+
+    monkeypatch.setattr("whatsable_cli.listen.triage", broken_triage)
+    async with running_listener(settings(tmp_path, require_signature=True)) as listener, httpx.AsyncClient() as client:
+        forged = await client.post(listener.url, content=VECTOR_BODY, headers=sign("whatsable", "guess", VECTOR_BODY))
+        signed = await client.post(listener.url, content=VECTOR_BODY, headers=sign("whatsable", SECRET, VECTOR_BODY))
+        elsewhere = await client.post(listener.base("/other"), content=VECTOR_BODY)
+        requests, _ = listener.recording()
+    assert (forged.status_code, forged.json()["error"]) == (401, "signature_required")
+    assert (signed.status_code, elsewhere.status_code) == (200, 404)
+    assert [r.flags for r in requests] == [
+        ["internal_error", "rejected"],
+        ["internal_error"],
+        ["other_path", "internal_error"],
+    ]
+    assert [r.signature.result if r.signature else None for r in requests] == ["failed", "verified", "unsigned"]
+
+
 async def test_a_recording_that_cannot_be_written_answers_503_so_the_sender_retries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,6 @@ from whatsable_cli.delivery import Deliverer
 from whatsable_cli.events import (
     DeliveryResult,
     ForwardRecord,
-    ParsedEvent,
 )
 from whatsable_cli.forwarder import Forwarder, ForwardEvents, Forwarding, ForwardJob
 from whatsable_cli.listen_http import Incoming, Reply
@@ -35,10 +34,10 @@ from whatsable_cli.listen_triage import (
     Triage,
     forward_headers,
     received_reply,
-    recorded_request,
     recording_failed_reply,
     relay_reply,
     triage,
+    untriaged,
 )
 from whatsable_cli.server import ServerSettings, start_server
 from whatsable_cli.store import RecordingWriter
@@ -93,7 +92,7 @@ class ListenService(ForwardEvents):
     # -- the pipeline -------------------------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Reply | Awaitable[Reply]:
-        """An awaitable answer: given once the request's line is written, or (relay mode) the forward's."""
+        """The answer, or an awaitable of it: given once the request's line is written, or the forward's (relay)."""
         # Unique, not secret (it is in the answer): Python's generator, seeded from os.urandom, without a
         # getrandom syscall per request.
         request_id = _random_bits(64).to_bytes(8, "big").hex()
@@ -131,9 +130,9 @@ class ListenService(ForwardEvents):
         return reply if await written else recording_failed_reply()
 
     def _untriaged(self, incoming: Incoming, request_id: str, exc: Exception) -> Triage:
-        request = recorded_request(incoming, request_id, _now_iso(), None, None, 200, ["internal_error"])
+        found = untriaged(self.settings, incoming, request_id, _now_iso(), exc)
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
-        return Triage(request, ParsedEvent("unknown", error=str(exc)), (), False, received_reply(request_id))
+        return found
 
     def _commit(self) -> None:
         """The end of a loop pass: write the lines its requests staged (unless a write since did)."""

@@ -145,6 +145,27 @@ def triage(
     return Triage(request, parsed, targets, duplicate, reply, shown)
 
 
+def untriaged(
+    settings: ListenSettings, incoming: Incoming, request_id: str, received_at: str, error: Exception
+) -> Triage:
+    """The decision for a request `triage` failed on: recorded raw and never forwarded. It fails closed: with
+    --require-signature it is answered 200 only when its signature verifies (checked on its own), else 401."""
+    parsed = ParsedEvent("unknown", error=f"{type(error).__name__}: {error}")
+    reply = _refusal(settings, incoming, parsed, request_id)
+    flags = [*_flags(incoming, reply), "internal_error"]
+    try:
+        signature = None if incoming.body_omitted else check_signature(settings, incoming.body, incoming.headers)
+    except Exception:  # the check failed too: nothing is known about the signature
+        signature = None
+    if reply is None and settings.require_signature and (signature is None or signature.result != "verified"):
+        reason = (signature.reason or signature.result) if signature is not None else "unchecked"
+        reply = _error_reply(401, "signature_required", request_id, signature=reason)
+        flags.append("rejected")
+    reply = reply or received_reply(request_id)
+    request = recorded_request(incoming, request_id, received_at, None, signature, reply.status, flags)
+    return Triage(request, parsed, (), False, reply)
+
+
 def recorded_request(
     incoming: Incoming,
     request_id: str,
