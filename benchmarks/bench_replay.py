@@ -11,9 +11,9 @@ from typing import Any
 
 from benchmarks.processes import HERE, bare_server
 from benchmarks.stats import median
-from whatsable_cli.events import RecordedRequest
-from whatsable_cli.fixtures import SyntheticEvents, to_body
-from whatsable_cli.signing import sign
+from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
+from whatsable_cli.webhooks.signing import sign
 
 SECRET = "benchmark-secret"
 CONCURRENCY = 16

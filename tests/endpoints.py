@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from whatsable_cli.events import parse_body
-from whatsable_cli.signing import verify
+from whatsable_cli.webhooks.events import parse_body
+from whatsable_cli.webhooks.signing import verify
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READY_TIMEOUT_S = 10

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.listen_helpers import CapturingObserver, listen_settings
-from whatsable_cli.events import RecordedRequest
-from whatsable_cli.listen import serve
-from whatsable_cli.listen_model import ListenSettings
-from whatsable_cli.signing import sign
-from whatsable_cli.store import iter_entries, iter_entry_lines
+from whatsable_cli.listen.model import ListenSettings
+from whatsable_cli.listen.service import serve
+from whatsable_cli.recording.jsonl import iter_entries, iter_entry_lines
+from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.webhooks.signing import sign
 
 HOST = "127.0.0.1"
 DEADLINE = 10.0  # a listener that neither answers nor closes fails the case instead of stalling the suite

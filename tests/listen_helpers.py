@@ -21,11 +21,11 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from whatsable_cli.events import DeliveryResult, ForwardRecord, RecordedRequest
-from whatsable_cli.listen import serve
-from whatsable_cli.listen_model import EventReport, ListenInfo, ListenSettings, NullObserver
-from whatsable_cli.listen_stats import RunSummary
-from whatsable_cli.store import iter_entries
+from whatsable_cli.listen.model import EventReport, ListenInfo, ListenSettings, NullObserver
+from whatsable_cli.listen.service import serve
+from whatsable_cli.listen.stats import RunSummary
+from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.webhooks.events import DeliveryResult, ForwardRecord, RecordedRequest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEADLINE = 10.0

@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from whatsable_cli.events import (
+from whatsable_cli.recording.jsonl import RecordingWriter
+from whatsable_cli.webhooks.events import (
     DeliveryResult,
     ForwardRecord,
     RecordedRequest,
@@ -14,9 +15,8 @@ from whatsable_cli.events import (
     encode_body,
     parse_body,
 )
-from whatsable_cli.fixtures import SyntheticEvents, to_body
-from whatsable_cli.signing import sign
-from whatsable_cli.store import RecordingWriter
+from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
+from whatsable_cli.webhooks.signing import sign
 
 OLD_SECRET = "old_recorded_secret"
 

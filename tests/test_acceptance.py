@@ -34,10 +34,10 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
 
 
 def _replay_outcome(index: int) -> Any:
-    from whatsable_cli.events import DeliveryResult
-    from whatsable_cli.replay import ReplayOutcome
-    from whatsable_cli.replay_request import PreparedRequest
-    from whatsable_cli.sources import ReplayItem
+    from whatsable_cli.replay.request import PreparedRequest
+    from whatsable_cli.replay.service import ReplayOutcome
+    from whatsable_cli.replay.sources import ReplayItem
+    from whatsable_cli.webhooks.events import DeliveryResult
 
     item = ReplayItem("rec.jsonl", b"{}", request_id=f"{index:04d}abcdef", event_type="message_status")
     result = DeliveryResult("http://127.0.0.1:3000/hook", 200, 3.14, "ok")
@@ -159,7 +159,7 @@ def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_
 
 
 def test_listen_banner_says_how_to_send_a_test_event() -> None:
-    from whatsable_cli.listen_model import ListenInfo, Routing
+    from whatsable_cli.listen.model import ListenInfo, Routing
     from whatsable_cli.render.listen import banner
 
     info = ListenInfo("127.0.0.1", 4242, "/webhook", None, False, "auto", False, Routing((), ()), "relay", frozenset())
@@ -179,7 +179,7 @@ def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visibl
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The full layout needs 77 columns before the summary: at 80 the summary was cut to "su…".
-    from whatsable_cli.query import EventRow
+    from whatsable_cli.recording.query import EventRow
     from whatsable_cli.render import events as render
 
     terminal = io.StringIO()
@@ -301,12 +301,12 @@ def test_replay_dry_run_shows_the_headers_that_would_be_sent(tmp_path: Path) -> 
 
 
 def test_send_test_interrupted_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import whatsable_cli.send_test
+    import whatsable_cli.send_test.service
 
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(whatsable_cli.send_test, "run_send_test", interrupted)
+    monkeypatch.setattr(whatsable_cli.send_test.service, "run_send_test", interrupted)
     run = run_cli("send-test", "http://127.0.0.1:9/", "--junit", str(tmp_path / "r.xml"))
     assert run.exit_code == 130
     assert "interrupted (Ctrl-C): the checks did not finish; no report and no JUnit file" in run.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from whatsable_cli.delivery import MAX_RESPONSE_BYTES, UNSENDABLE, Deliverer
+from whatsable_cli.delivery.client import MAX_RESPONSE_BYTES, UNSENDABLE, Deliverer
 
 BODY = b'{"event":"message_status","data":{"status":"read"}}'
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

@@ -11,8 +11,8 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.tunnel_helpers import agent_env, install_fake_agent
-from whatsable_cli import doctor
-from whatsable_cli.doctor import FAIL, OK, WARN, check_clock, check_recordings, check_secret
+from whatsable_cli.doctor import checks as doctor
+from whatsable_cli.doctor.checks import FAIL, OK, WARN, check_clock, check_recordings, check_secret
 
 TOKEN = "2bXdoctorTOKEN_abcdefghijklmnopqrstu"
 

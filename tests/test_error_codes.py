@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.replay import ReplaySettings
-from whatsable_cli.replay_stats import StatusExpectation
-from whatsable_cli.signing import generate_secret, sign
-from whatsable_cli.sources import iter_items, resolve_sources
+from whatsable_cli.replay.service import ReplaySettings
+from whatsable_cli.replay.sources import iter_items, resolve_sources
+from whatsable_cli.replay.stats import StatusExpectation
+from whatsable_cli.webhooks.signing import generate_secret, sign
 
 
 def _read_all_stdin(data: bytes, *, strict: bool = False) -> None:

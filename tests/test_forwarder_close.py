@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from whatsable_cli.delivery import Deliverer
-from whatsable_cli.events import DeliveryResult
-from whatsable_cli.forwarder import Forwarder, ForwardJob, RetryPolicy
+from whatsable_cli.delivery.client import Deliverer
+from whatsable_cli.listen.forwarder import Forwarder, ForwardJob, RetryPolicy
+from whatsable_cli.webhooks.events import DeliveryResult
 
 DEADLINE = 10.0
 

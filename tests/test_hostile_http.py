@@ -32,8 +32,8 @@ from tests.hostile_support import (
     signed_post,
 )
 from tests.listen_helpers import listen_settings, running_listener
-from whatsable_cli.events import RecordedRequest
-from whatsable_cli.listen_model import ListenSettings
+from whatsable_cli.listen.model import ListenSettings
+from whatsable_cli.webhooks.events import RecordedRequest
 
 pytestmark = pytest.mark.hostile
 

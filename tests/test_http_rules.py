@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from whatsable_cli.delivery.http_rules import check_http_url, end_to_end_headers, snippet
 from whatsable_cli.errors import BadInputError, ExitCode
-from whatsable_cli.http_rules import check_http_url, end_to_end_headers, snippet
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ def _loaded_after_import(module: str) -> set[str]:
     return set(out.stdout.split())
 
 
-@pytest.mark.parametrize("module", ["whatsable_cli.export", "whatsable_cli.http_rules", "whatsable_cli.listen_model"])
+@pytest.mark.parametrize(
+    "module", ["whatsable_cli.recording.export", "whatsable_cli.delivery.http_rules", "whatsable_cli.listen.model"]
+)
 def test_module_loads_no_http_client(module: str) -> None:
     assert _loaded_after_import(module) == set()

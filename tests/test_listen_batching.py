@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.listen_helpers import TargetApp, listen_settings, running_listener
-from whatsable_cli.forwarder import Routing
-from whatsable_cli.store import RecordingWriter
+from whatsable_cli.listen.forwarder import Routing
+from whatsable_cli.recording.jsonl import RecordingWriter
 
 DEADLINE = 10.0
 

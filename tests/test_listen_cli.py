@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from whatsable_cli import listen_model
-from whatsable_cli.commands import listen_cmd
+from whatsable_cli.commands import listen as listen_cmd
 from whatsable_cli.commands.listen_settings import ListenOptions, parse_size
-from whatsable_cli.listen_model import ListenSettings
-from whatsable_cli.listen_stats import RunSummary
+from whatsable_cli.listen import model as listen_model
+from whatsable_cli.listen.model import ListenSettings
+from whatsable_cli.listen.stats import RunSummary
 
 
 def test_without_no_tunnel_it_needs_an_ngrok_authtoken() -> None:
@@ -93,7 +93,7 @@ def test_config_file_keys_and_flag_precedence(tmp_path: Path, monkeypatch: pytes
         seen.append(settings)
         return RunSummary()
 
-    monkeypatch.setattr("whatsable_cli.listen.run", fake_run)
+    monkeypatch.setattr("whatsable_cli.listen.service.run", fake_run)
     config = tmp_path / "whatsable.toml"
     config.write_text(
         'secret = "whsec_ZnJvbS1jb25maWc="\nscheme = "standard"\nforward_to = ["http://localhost:3000/webhook"]\n'

@@ -27,9 +27,9 @@ from tests.listen_helpers import (
     running_listener,
     spawn_listener,
 )
-from whatsable_cli.forwarder import Routing
-from whatsable_cli.signing import sign
-from whatsable_cli.store import iter_entries
+from whatsable_cli.listen.forwarder import Routing
+from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.webhooks.signing import sign
 
 BODY = b'{"event":"message_status","data":{"message_id":"wamid.d","status":"read"}}'
 SECRET = "whsec_" + base64.b64encode(b"defect-suite-secret-key").decode()

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from tests.listen_helpers import TargetApp, fixture_bytes, free_port, listen_settings, running_listener
-from whatsable_cli.forwarder import RetryPolicy, Routing
-from whatsable_cli.listen_model import RESPOND_200, RESPOND_RELAY, ListenSettings
+from whatsable_cli.listen.forwarder import RetryPolicy, Routing
+from whatsable_cli.listen.model import RESPOND_200, RESPOND_RELAY, ListenSettings
 
 
 def settings(tmp_path: Path, routing: Routing, **overrides: Any) -> ListenSettings:

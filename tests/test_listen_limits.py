@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.listen_helpers import DEADLINE, read_line_matching, spawn_listener
-from whatsable_cli.store import iter_entries
+from whatsable_cli.recording.jsonl import iter_entries
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="resource limits of another process: Linux")
 resource = pytest.importorskip("resource")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from whatsable_cli import listen_limits
-from whatsable_cli.listen_limits import RateLimited, accept_errors_as_warnings
+from whatsable_cli.listen import limits as listen_limits
+from whatsable_cli.listen.limits import RateLimited, accept_errors_as_warnings
 
 
 def test_rate_limited_passes_one_warning_per_interval_and_counts_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,11 +14,11 @@ import aiohttp
 from rich.console import Console
 
 from tests.listen_helpers import CapturingObserver, fixture_bytes, running_listener
-from whatsable_cli.events import DeliveryResult, RecordedRequest, SignatureCheck, encode_body, parse_body
-from whatsable_cli.forwarder import Routing
-from whatsable_cli.listen_model import EventReport, ListenInfo, ListenSettings
-from whatsable_cli.listen_stats import RunSummary
+from whatsable_cli.listen.forwarder import Routing
+from whatsable_cli.listen.model import EventReport, ListenInfo, ListenSettings
+from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.render.listen import ListenRenderer
+from whatsable_cli.webhooks.events import DeliveryResult, RecordedRequest, SignatureCheck, encode_body, parse_body
 
 OK = DeliveryResult(url="http://localhost:3000/webhook", status=200, latency_ms=12.3, response_snippet='{"ok":1}')
 DOWN = DeliveryResult(url="http://localhost:3001/in", error="cannot connect: refused", error_code="unreachable")

@@ -13,8 +13,8 @@ import pytest
 
 from tests.listen_helpers import fixture_bytes, listen_settings, running_listener
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.listen_model import HEALTH_PATH, ListenSettings
-from whatsable_cli.signing import generate_secret, sign
+from whatsable_cli.listen.model import HEALTH_PATH, ListenSettings
+from whatsable_cli.webhooks.signing import generate_secret, sign
 
 SECRET = "test_signature_secret"
 VECTOR_BODY = (
@@ -190,7 +190,7 @@ async def test_our_own_bug_is_never_a_500_and_the_request_is_kept(
     def broken_triage(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("whatsable_cli.listen.triage", broken_triage)
+    monkeypatch.setattr("whatsable_cli.listen.service.triage", broken_triage)
     async with running_listener(settings(tmp_path)) as listener, httpx.AsyncClient() as client:
         response = await client.post(listener.url, content=VECTOR_BODY)
         requests, _ = listener.recording()
@@ -205,7 +205,7 @@ async def test_our_own_bug_still_fails_closed_when_a_signature_is_required(
     def broken_triage(*_: object) -> None:
         raise RecursionError("a body nested too deep for the parser")
 
-    monkeypatch.setattr("whatsable_cli.listen.triage", broken_triage)
+    monkeypatch.setattr("whatsable_cli.listen.service.triage", broken_triage)
     async with running_listener(settings(tmp_path, require_signature=True)) as listener, httpx.AsyncClient() as client:
         forged = await client.post(listener.url, content=VECTOR_BODY, headers=sign("whatsable", "guess", VECTOR_BODY))
         signed = await client.post(listener.url, content=VECTOR_BODY, headers=sign("whatsable", SECRET, VECTOR_BODY))
@@ -228,7 +228,7 @@ async def test_a_recording_that_cannot_be_written_answers_503_so_the_sender_retr
         raise OSError(28, "No space left on device")
 
     async with running_listener(settings(tmp_path)) as listener, httpx.AsyncClient() as client:
-        monkeypatch.setattr("whatsable_cli.store.RecordingWriter.append", disk_full)
+        monkeypatch.setattr("whatsable_cli.recording.jsonl.RecordingWriter.append", disk_full)
         failed = await client.post(listener.url, content=VECTOR_BODY)
         monkeypatch.undo()
         recovered = await client.post(listener.url, content=VECTOR_BODY)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from whatsable_cli.events import RecordedRequest, SignatureCheck
+from whatsable_cli.webhooks.events import RecordedRequest, SignatureCheck
 
 
 def _reference(request: RecordedRequest) -> bytes:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from whatsable_cli import store
-from whatsable_cli.store import RecordingWriter
+from whatsable_cli.recording import jsonl as store
+from whatsable_cli.recording.jsonl import RecordingWriter
 
 LINE = b'{"id":"a","received_at":"t","method":"POST","path":"/","query":"","headers":[],"body":""}\n'
 

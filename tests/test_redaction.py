@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from whatsable_cli.redaction import display_header_value, has_signature, shown_headers
-from whatsable_cli.signing import generate_secret, sign
+from whatsable_cli.webhooks.redaction import display_header_value, has_signature, shown_headers
+from whatsable_cli.webhooks.signing import generate_secret, sign
 
 BODY = b'{"event":"message_status","data":{"status":"read"}}'
 

@@ -28,8 +28,8 @@ from tests.recordings import (
     status_body,
     write_recording,
 )
-from whatsable_cli.fixtures import find_fixture
-from whatsable_cli.signing import SCHEMES, generate_secret, verify
+from whatsable_cli.webhooks.fixtures import find_fixture
+from whatsable_cli.webhooks.signing import SCHEMES, generate_secret, verify
 
 
 def replay(*args: str, input: str | bytes | None = None) -> Run:

@@ -11,12 +11,12 @@ import pytest
 from rich.console import Console
 
 from tests.endpoints import closed_port_url
-from whatsable_cli.events import DeliveryResult
 from whatsable_cli.render import replay as render
-from whatsable_cli.replay import ReplayOutcome
-from whatsable_cli.replay_request import PreparedRequest
-from whatsable_cli.replay_stats import ReplaySummary
-from whatsable_cli.sources import ReplayItem
+from whatsable_cli.replay.request import PreparedRequest
+from whatsable_cli.replay.service import ReplayOutcome
+from whatsable_cli.replay.sources import ReplayItem
+from whatsable_cli.replay.stats import ReplaySummary
+from whatsable_cli.webhooks.events import DeliveryResult
 
 URL = "http://127.0.0.1:3000/hook"
 

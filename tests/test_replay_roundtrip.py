@@ -12,7 +12,7 @@ from tests import endpoints
 from tests.helpers import run_cli
 from tests.listen_helpers import spawn_listener
 from tests.recordings import incoming_body, status_body
-from whatsable_cli.signing import sign
+from whatsable_cli.webhooks.signing import sign
 
 SECRET = "roundtrip-secret"
 

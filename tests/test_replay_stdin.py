@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from whatsable_cli.read_ahead import ReadAhead
-from whatsable_cli.stdin_lines import ReadingStopped, StdinLines
+from whatsable_cli.replay.read_ahead import ReadAhead
+from whatsable_cli.replay.stdin_lines import ReadingStopped, StdinLines
 
 DEADLINE = 10.0
 

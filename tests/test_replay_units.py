@@ -14,11 +14,11 @@ from aiohttp import web
 
 from tests.recordings import numbered_bodies, recorded, status_body, write_recording
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.query import build_filters, event_rows, parse_time
-from whatsable_cli.replay import ReplayOutcome, ReplayRun, ReplaySettings
-from whatsable_cli.replay_stats import LatencyHistogram, Pacer, StatusExpectation, parse_rate
-from whatsable_cli.sources import ReplayItem
-from whatsable_cli.store import iter_entries
+from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.recording.query import build_filters, event_rows, parse_time
+from whatsable_cli.replay.service import ReplayOutcome, ReplayRun, ReplaySettings
+from whatsable_cli.replay.sources import ReplayItem
+from whatsable_cli.replay.stats import LatencyHistogram, Pacer, StatusExpectation, parse_rate
 
 
 class Collect:

@@ -13,7 +13,7 @@ import pytest
 
 from tests import endpoints
 from tests.helpers import Run, run_cli
-from whatsable_cli.signing import generate_secret
+from whatsable_cli.webhooks.signing import generate_secret
 
 SCHEMES = ("whatsable", "standard", "svix")
 
@@ -77,7 +77,7 @@ def test_stale_and_future_timestamps_must_be_rejected() -> None:
         async def handler(request: Any) -> Any:
             from aiohttp import web
 
-            from whatsable_cli.signing import verify
+            from whatsable_cli.webhooks.signing import verify
 
             body = await request.read()
             ok = verify("standard", secret, body, request.headers, tolerance=10**9).ok

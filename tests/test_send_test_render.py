@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from whatsable_cli.render import send_test as render
-from whatsable_cli.validate import Check, Outcome, Verdict
+from whatsable_cli.send_test.verdicts import Check, Outcome, Verdict
 
 OUTCOME = Outcome(Check("delivery", "deliver", "message_status/delivered"), Verdict.PASS, "ok", "accepted (200)")
 

@@ -9,8 +9,8 @@ import pytest
 from tests import endpoints
 from tests.helpers import run_cli
 from whatsable_cli.errors import ExitCode
-from whatsable_cli.sender import Exchange
-from whatsable_cli.validate import Check, Criteria, Expect, Outcome, Report, Verdict, judge
+from whatsable_cli.send_test.sender import Exchange
+from whatsable_cli.send_test.verdicts import Check, Criteria, Expect, Outcome, Report, Verdict, judge
 
 DELIVERY = Check("delivery", "deliver", "message_status/delivered")
 FORGERY = Check("security", "wrong secret", "message_status/delivered", Expect.REJECT, "signed with another secret")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.signing import (
+from whatsable_cli.webhooks.signing import (
     Reason,
     check_secret,
     decode_whsec,

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.listen_helpers import READY, free_port, read_line_matching, spawn_listener
-from whatsable_cli.signing import sign
+from whatsable_cli.webhooks.signing import sign
 
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 UNPADDED_SECRET = "whsec_" + base64.b64encode(bytes(range(40, 72))).decode().rstrip("=")  # 32 bytes, one '=' off

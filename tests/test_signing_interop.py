@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from whatsable_cli.signing import sign, verify
+from whatsable_cli.webhooks.signing import sign, verify
 
 BODY = b'{"event":"message_status","data":{"message_id":"wamid.1","status":"read"}}'
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from tests.tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
-from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import BadInputError, ExitCode, TunnelError
-from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
-from whatsable_cli.tunnel_errors import REDACTED
-from whatsable_cli.tunnel_log import RECENT_AGENT_LINES
+from whatsable_cli.tunnel import pidfile as agent_pidfile
+from whatsable_cli.tunnel.agent_log import RECENT_AGENT_LINES
+from whatsable_cli.tunnel.errors import REDACTED
+from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
 
 TOKEN = "2bXsecretTOKENvalue_abcdefghijklmnop"
 

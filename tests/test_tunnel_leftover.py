@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.tunnel_helpers import Notices, agent_env, install_fake_agent, started_pids, wait_gone
-from whatsable_cli import agent_pidfile
 from whatsable_cli.errors import TunnelError
-from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
+from whatsable_cli.tunnel import pidfile as agent_pidfile
+from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
 
 # A separate `whatsable` process that opens a tunnel and then hangs, so the test can SIGKILL it mid-run.
 CHILD = """
 import sys, threading
-from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
+from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
 tunnel = NgrokTunnel(TunnelSettings(ngrok_path=sys.argv[1]))
 print(tunnel.open(9), flush=True)
 threading.Event().wait()

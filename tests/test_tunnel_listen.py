@@ -14,13 +14,13 @@ import pytest
 from tests.helpers import run_cli
 from tests.listen_helpers import CapturingObserver, TargetApp, fixture_bytes, read_line_matching, spawn_listener
 from tests.tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
-from whatsable_cli import agent_pidfile
-from whatsable_cli.events import ForwardRecord, RecordedRequest
-from whatsable_cli.forwarder import Routing
-from whatsable_cli.listen import serve
-from whatsable_cli.listen_model import ListenSettings
-from whatsable_cli.store import iter_entries
-from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
+from whatsable_cli.listen.forwarder import Routing
+from whatsable_cli.listen.model import ListenSettings
+from whatsable_cli.listen.service import serve
+from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.tunnel import pidfile as agent_pidfile
+from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
+from whatsable_cli.webhooks.events import ForwardRecord, RecordedRequest
 
 PUBLIC = re.compile(r"Public URL\s+(http://\S+)")
 TOKEN = "2bXlistenTOKEN_abcdefghijklmnopqrst"
@@ -158,10 +158,10 @@ def test_renderer_shows_tunnel_news_on_stderr_and_drops_loudly() -> None:
 
     from rich.console import Console
 
-    from whatsable_cli.forwarder import Routing
-    from whatsable_cli.listen_model import ListenInfo
+    from whatsable_cli.listen.forwarder import Routing
+    from whatsable_cli.listen.model import ListenInfo
     from whatsable_cli.render.listen import ListenRenderer
-    from whatsable_cli.tunnel import TunnelNotice
+    from whatsable_cli.tunnel.ngrok import TunnelNotice
 
     out, err = StringIO(), StringIO()
     renderer = ListenRenderer("json", Console(file=out), Console(file=err, width=200))

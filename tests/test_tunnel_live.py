@@ -12,13 +12,13 @@ import pytest
 
 from tests.listen_helpers import CapturingObserver, TargetApp, fixture_bytes
 from tests.tunnel_helpers import Notices
-from whatsable_cli import ngrok_agent
-from whatsable_cli.events import ForwardRecord, RecordedRequest
-from whatsable_cli.forwarder import Routing
-from whatsable_cli.listen import serve
-from whatsable_cli.listen_model import ListenSettings
-from whatsable_cli.store import iter_entries
-from whatsable_cli.tunnel import NgrokTunnel, TunnelSettings
+from whatsable_cli.listen.forwarder import Routing
+from whatsable_cli.listen.model import ListenSettings
+from whatsable_cli.listen.service import serve
+from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.tunnel import agent as ngrok_agent
+from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
+from whatsable_cli.webhooks.events import ForwardRecord, RecordedRequest
 
 # Read at import time: the autouse fixtures isolate HOME and clear NGROK_AUTHTOKEN for every test.
 LIVE_TOKEN = os.environ.get("NGROK_AUTHTOKEN")

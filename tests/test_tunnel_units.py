@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.tunnel_helpers import install_fake_agent
-from whatsable_cli import ngrok_agent, tunnel_errors
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.tunnel_settings import basic_auth_policy, normalise_domain
+from whatsable_cli.tunnel import agent as ngrok_agent
+from whatsable_cli.tunnel import errors as tunnel_errors
+from whatsable_cli.tunnel.settings import basic_auth_policy, normalise_domain
 
 SHIM = "#!/usr/bin/python3\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom pyngrok.ngrok import main\n"
 
@@ -86,7 +87,7 @@ def test_domain_and_basic_auth_checks() -> None:
 def test_an_offline_dial_error_that_carries_the_token_is_shown_without_it() -> None:
     from types import SimpleNamespace
 
-    from whatsable_cli.tunnel import NgrokTunnel
+    from whatsable_cli.tunnel.ngrok import NgrokTunnel
 
     token = "2bXsecretTOKENvalue_abcdefghijklmnop"
     tunnel = NgrokTunnel()

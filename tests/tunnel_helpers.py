@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from whatsable_cli.agent_pidfile import is_alive
-from whatsable_cli.tunnel import TunnelNotice
+from whatsable_cli.tunnel.ngrok import TunnelNotice
+from whatsable_cli.tunnel.pidfile import is_alive
 
 FAKE_SOURCE = Path(__file__).with_name("fake_ngrok.py")
 

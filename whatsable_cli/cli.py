@@ -11,14 +11,14 @@ from typer.core import TyperGroup
 
 from whatsable_cli import __version__
 from whatsable_cli.commands import (
-    doctor_cmd,
-    events_cmd,
-    fixtures_cmd,
-    listen_cmd,
-    replay_cmd,
-    secret_cmd,
-    send_test_cmd,
-    verify_cmd,
+    doctor,
+    events,
+    fixtures,
+    listen,
+    replay,
+    secret,
+    send_test,
+    verify,
 )
 from whatsable_cli.errors import ExitCode, WhatsableError
 
@@ -81,7 +81,7 @@ def root(
 
 
 # The order `whatsable --help` lists them in: the main jobs first, as in the README (groups come after commands).
-for module in (listen_cmd, send_test_cmd, replay_cmd, verify_cmd, doctor_cmd, events_cmd, fixtures_cmd, secret_cmd):
+for module in (listen, send_test, replay, verify, doctor, events, fixtures, secret):
     module.register(app)
 
 

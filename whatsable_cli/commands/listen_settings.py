@@ -9,14 +9,14 @@ from typing import Any
 
 from whatsable_cli.commands.options import parse_headers
 from whatsable_cli.config import Config
+from whatsable_cli.delivery.http_rules import check_http_url
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
-from whatsable_cli.forwarder import RetryPolicy, Routing, check_target_url, parse_route
-from whatsable_cli.http_rules import check_http_url
-from whatsable_cli.listen_model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
+from whatsable_cli.listen.forwarder import RetryPolicy, Routing, check_target_url, parse_route
+from whatsable_cli.listen.model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
 from whatsable_cli.paths import new_recording_path
-from whatsable_cli.signing import get_scheme, listener_secret_warning
-from whatsable_cli.tunnel_settings import TunnelSettings, basic_auth_policy, normalise_domain
+from whatsable_cli.tunnel.settings import TunnelSettings, basic_auth_policy, normalise_domain
+from whatsable_cli.webhooks.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
+from whatsable_cli.webhooks.signing import get_scheme, listener_secret_warning
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from whatsable_cli.doctor import FAIL, OK, WARN, Check
+from whatsable_cli.doctor.checks import FAIL, OK, WARN, Check
 from whatsable_cli.render.console import print_json, stdout_console
 
 _MARKS = {OK: "[green]✓ ok  [/]", WARN: "[yellow]! warn[/]", FAIL: "[bold red]✗ fail[/]"}

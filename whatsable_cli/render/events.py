@@ -11,10 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from whatsable_cli.events import ForwardRecord, ParsedEvent, RecordedRequest, decode_last_messages, parse_body
-from whatsable_cli.query import EventRow
-from whatsable_cli.redaction import shown_headers
+from whatsable_cli.recording.query import EventRow
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
+from whatsable_cli.webhooks.events import ForwardRecord, ParsedEvent, RecordedRequest, decode_last_messages, parse_body
+from whatsable_cli.webhooks.redaction import shown_headers
 
 SHORT_ID = 8
 _COLUMNS = (("id", SHORT_ID), ("received (UTC)", 19), ("event", 16), ("signature", 10), ("forwards", 14))

@@ -8,9 +8,9 @@ import sys
 from rich.syntax import Syntax
 from rich.table import Table
 
-from whatsable_cli.events import parse_body
-from whatsable_cli.fixtures import Fixture
 from whatsable_cli.render.console import print_json, stdout_console
+from whatsable_cli.webhooks.events import parse_body
+from whatsable_cli.webhooks.fixtures import Fixture
 
 
 def _summary(fixture: Fixture) -> str:

@@ -12,12 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from whatsable_cli.errors import ExitCode
-from whatsable_cli.events import EVENT_TYPES
-from whatsable_cli.redaction import has_signature, shown_headers
 from whatsable_cli.render.console import print_json, print_note, print_warning, stderr_console, stdout_console
-from whatsable_cli.report import report_to_dict, request_to_dict
-from whatsable_cli.sender import OutboundRequest
-from whatsable_cli.validate import Check, Outcome, Report, Verdict
+from whatsable_cli.send_test.reports import report_to_dict, request_to_dict
+from whatsable_cli.send_test.sender import OutboundRequest
+from whatsable_cli.send_test.verdicts import Check, Outcome, Report, Verdict
+from whatsable_cli.webhooks.events import EVENT_TYPES
+from whatsable_cli.webhooks.redaction import has_signature, shown_headers
 
 UNSIGNED_NOTE = "security checks skipped: no secret"  # send_test_checks' note when nothing is signed
 VERDICT_MARKS = {

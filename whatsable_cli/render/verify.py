@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from whatsable_cli.redaction import display_header_value
 from whatsable_cli.render.console import print_json, stdout_console
-from whatsable_cli.signing import SCHEMES, Verification
+from whatsable_cli.webhooks.redaction import display_header_value
+from whatsable_cli.webhooks.signing import SCHEMES, Verification
 
 
 def render_verification(

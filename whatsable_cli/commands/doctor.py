@@ -1,0 +1,50 @@
+"""`whatsable doctor`: check that `listen` can work here (ngrok agent, authtoken, secret, port, folder, clock)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from whatsable_cli.commands.options import AutoSchemeOption, ConfigOption, JsonOption, SecretOption
+
+
+def doctor(
+    ngrok_path: Annotated[
+        str | None, typer.Option("--ngrok-path", help="The ngrok agent to check (default: found as listen finds it).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port listen will use (default 4242).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface listen will use (default 127.0.0.1).")] = None,
+    secret: SecretOption = None,
+    scheme: AutoSchemeOption = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Recording file listen will write (its folder is checked).")
+    ] = None,
+    no_tunnel: Annotated[bool, typer.Option("--no-tunnel", help="Skip the ngrok checks.")] = False,
+    config_path: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check what `listen` needs; exit 0 when all is well, 6 when the tunnel cannot work, 7 for anything else."""
+    from whatsable_cli.config import load_config
+    from whatsable_cli.doctor.checks import DoctorSettings, exit_code_for, run_checks
+    from whatsable_cli.render.doctor import render_doctor
+
+    config = load_config(config_path)
+    recording = config.pick(record, "record")
+    settings = DoctorSettings(
+        ngrok_path=config.pick(ngrok_path, "ngrok_path"),
+        host=str(config.pick(host, "host", "127.0.0.1")),
+        port=config.pick_port(port, 4242),
+        secret=config.pick(secret, "secret"),
+        scheme=str(config.pick(scheme, "scheme", "auto")),
+        record_dir=Path(recording).expanduser().parent if isinstance(recording, str | Path) else None,
+        tunnel=not no_tunnel,
+    )
+    checks = run_checks(settings)
+    code = exit_code_for(checks)
+    render_doctor(checks, int(code), json_output=json_output)
+    if code:
+        raise typer.Exit(int(code))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)

@@ -1,0 +1,1 @@
+"""Outbound HTTP shared by forwarding and replay: one aiohttp session, results classified."""

@@ -1,0 +1,1 @@
+"""The `doctor` feature: can `listen` work on this machine?"""

@@ -1,0 +1,1 @@
+"""The `listen` feature: receive, record, verify, show and forward live WhatsAble webhooks."""

@@ -1,0 +1,1 @@
+"""The event recording: its line format, the JSON Lines file, queries and exports."""

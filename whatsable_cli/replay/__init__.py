@@ -1,0 +1,1 @@
+"""The `replay` feature: re-send recorded or fixture payloads to any URL, streamed."""

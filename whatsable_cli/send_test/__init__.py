@@ -1,0 +1,1 @@
+"""The `send-test` feature: signed synthetic events sent to an endpoint, its answers judged (for CI)."""

@@ -1,0 +1,1 @@
+"""What WhatsAble sends and how it is signed: events, fixtures, overrides, signature schemes, redaction."""
