@@ -17,7 +17,7 @@ from tests.listen_helpers import CapturingObserver, listen_settings
 from whatsable_cli.listen.model import ListenSettings
 from whatsable_cli.listen.service import serve
 from whatsable_cli.recording.jsonl import iter_entries, iter_entry_lines
-from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.recording.lines import RecordedRequest
 from whatsable_cli.webhooks.signing import sign
 
 HOST = "127.0.0.1"

@@ -21,11 +21,12 @@ from typing import IO, Any
 
 from aiohttp import web
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.model import EventReport, ListenInfo, ListenSettings, NullObserver
 from whatsable_cli.listen.service import serve
 from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.recording.jsonl import iter_entries
-from whatsable_cli.webhooks.events import DeliveryResult, ForwardRecord, RecordedRequest
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEADLINE = 10.0

@@ -6,15 +6,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.recording.jsonl import RecordingWriter
-from whatsable_cli.webhooks.events import (
-    DeliveryResult,
-    ForwardRecord,
-    RecordedRequest,
-    SignatureCheck,
-    encode_body,
-    parse_body,
-)
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest, encode_body
+from whatsable_cli.webhooks.events import SignatureCheck, parse_body
 from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
 from whatsable_cli.webhooks.signing import sign
 

@@ -34,10 +34,10 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
 
 
 def _replay_outcome(index: int) -> Any:
+    from whatsable_cli.delivery.results import DeliveryResult
     from whatsable_cli.replay.request import PreparedRequest
     from whatsable_cli.replay.service import ReplayOutcome
     from whatsable_cli.replay.sources import ReplayItem
-    from whatsable_cli.webhooks.events import DeliveryResult
 
     item = ReplayItem("rec.jsonl", b"{}", request_id=f"{index:04d}abcdef", event_type="message_status")
     result = DeliveryResult("http://127.0.0.1:3000/hook", 200, 3.14, "ok")

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from whatsable_cli.delivery.client import MAX_RESPONSE_BYTES, UNSENDABLE, Deliverer
+from whatsable_cli.delivery.client import MAX_RESPONSE_BYTES, Deliverer
+from whatsable_cli.delivery.results import UNSENDABLE
 
 BODY = b'{"event":"message_status","data":{"status":"read"}}'
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -273,7 +274,7 @@ async def test_an_interim_1xx_answer_is_skipped_for_the_final_one() -> None:
     assert (first.result.status, first.body) == (again.result.status, again.body) == (200, b"ok")
 
 
-async def test_a_server_that_hangs_up_or_talks_garbage_is_a_connection_error() -> None:
+async def test_a_server_that_hangs_up_or_talks_garbage_is_a_protocol_error() -> None:
     async def hang_up(raw: Raw, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await raw.read_request(reader)
 
@@ -292,17 +293,17 @@ async def test_a_server_that_hangs_up_or_talks_garbage_is_a_connection_error() -
     for session in (hang_up, garbage, short):
         async with raw_server(session) as raw, Deliverer(timeout=5) as deliverer:
             results.append((await deliverer.deliver(raw.url, b"x", [])).result)
-    assert [r.error_code for r in results] == ["connection_error"] * 3
+    assert [r.error_code for r in results] == ["protocol"] * 3
     assert all(r.status is None and r.error and r.latency_ms is not None for r in results)
-    assert results[0].error == "ServerDisconnectedError: Server disconnected"
+    assert results[0].error == "the target broke the HTTP exchange: Server disconnected"
 
 
-async def test_refused_connection_is_unreachable() -> None:
+async def test_a_refused_connection_is_reported_as_refused() -> None:
     async with Deliverer(timeout=2) as deliverer:
         delivery = await deliverer.deliver(f"http://127.0.0.1:{free_port()}/hook", BODY, [])
     assert delivery.result.status is None
-    assert delivery.result.error_code == "unreachable"
-    assert delivery.result.error is not None and delivery.result.error.startswith("cannot connect: ")
+    assert delivery.result.error_code == "refused"
+    assert delivery.result.error is not None and delivery.result.error.startswith("connection refused by 127.0.0.1:")
 
 
 async def test_slow_target_times_out(aiohttp_server: Any) -> None:

@@ -13,8 +13,9 @@ import pytest
 from tests import endpoints
 from tests.helpers import run_cli
 from tests.recordings import incoming_body, recorded, signed_request, status_body, write_recording
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.recording.jsonl import RecordingWriter
-from whatsable_cli.webhooks.events import DeliveryResult, ForwardRecord, RecordedRequest
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 
 CURL = shutil.which("curl")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from whatsable_cli.delivery.client import Deliverer
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.forwarder import Forwarder, ForwardJob, RetryPolicy
-from whatsable_cli.webhooks.events import DeliveryResult
 
 DEADLINE = 10.0
 

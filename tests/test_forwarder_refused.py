@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from whatsable_cli.delivery.client import UNSENDABLE, Deliverer
+from whatsable_cli.delivery.client import Deliverer
+from whatsable_cli.delivery.results import UNSENDABLE, DeliveryResult
 from whatsable_cli.listen.forwarder import Forwarder, ForwardJob, RetryPolicy
-from whatsable_cli.webhooks.events import DeliveryResult
 
 
 class Events:

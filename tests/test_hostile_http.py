@@ -33,7 +33,7 @@ from tests.hostile_support import (
 )
 from tests.listen_helpers import listen_settings, running_listener
 from whatsable_cli.listen.model import ListenSettings
-from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.recording.lines import RecordedRequest
 
 pytestmark = pytest.mark.hostile
 

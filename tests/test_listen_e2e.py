@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import run_cli
 from tests.listen_helpers import TargetApp, fixture_bytes, spawn_listener
 from whatsable_cli.recording.jsonl import iter_entries
-from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.recording.lines import RecordedRequest
 from whatsable_cli.webhooks.signing import sign
 
 SECRET = "test_signature_secret"

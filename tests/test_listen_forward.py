@@ -89,7 +89,7 @@ async def test_relay_returns_the_target_status_and_502_when_it_is_down(tmp_path:
     finally:
         await failing.stop()
     assert len(requests) == 1  # still recorded
-    assert forwards[0].result.error_code == "unreachable"
+    assert forwards[0].result.error_code == "refused"
     assert any("is down" in w for w in warnings)
 
 

@@ -14,14 +14,18 @@ import aiohttp
 from rich.console import Console
 
 from tests.listen_helpers import CapturingObserver, fixture_bytes, running_listener
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.forwarder import Routing
 from whatsable_cli.listen.model import EventReport, ListenInfo, ListenSettings
 from whatsable_cli.listen.stats import RunSummary
+from whatsable_cli.recording.lines import RecordedRequest, encode_body
 from whatsable_cli.render.listen import ListenRenderer
-from whatsable_cli.webhooks.events import DeliveryResult, RecordedRequest, SignatureCheck, encode_body, parse_body
+from whatsable_cli.webhooks.events import SignatureCheck, parse_body
 
 OK = DeliveryResult(url="http://localhost:3000/webhook", status=200, latency_ms=12.3, response_snippet='{"ok":1}')
-DOWN = DeliveryResult(url="http://localhost:3001/in", error="cannot connect: refused", error_code="unreachable")
+DOWN = DeliveryResult(
+    url="http://localhost:3001/in", error="connection refused by localhost:3001", error_code="refused"
+)
 
 
 def report(
@@ -91,7 +95,7 @@ def test_pretty_headline_badges_and_forward_lines() -> None:
     assert "John Doe +8801734363287" in lines[2] and "image: Here is the receipt" in lines[2]
     assert "receipt.jpg" in lines[2] and "✗ signature mismatch" in lines[2]
     assert lines[3].strip().startswith("[---] POST http://localhost:3001/in")
-    assert "cannot connect" in lines[3]
+    assert "connection refused" in lines[3]
 
 
 def test_pretty_on_a_terminal_is_coloured() -> None:
@@ -136,7 +140,7 @@ def test_json_stream_parses_line_by_line_and_carries_forwards() -> None:
         "latency_ms": 12.3,
         "response_snippet": '{"ok":1}',
     }
-    assert objects[0]["forwards"][1]["error_code"] == "unreachable"
+    assert objects[0]["forwards"][1]["error_code"] == "refused"
     assert objects[1]["data"]["recipient_name"] == "John Doe"
     assert err == ""
 
@@ -146,7 +150,7 @@ def test_quiet_shows_only_problems_on_stderr() -> None:
         "quiet", [report("message_status/read", forwards=[OK]), report("message_status/sent", forwards=[DOWN])]
     )
     assert out == ""
-    assert len(err.splitlines()) == 1 and "unreachable" in err
+    assert len(err.splitlines()) == 1 and "refused" in err
 
 
 def test_a_burst_is_coalesced_instead_of_blocking() -> None:

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from whatsable_cli.webhooks.events import RecordedRequest, SignatureCheck
+from whatsable_cli.recording.lines import RecordedRequest
+from whatsable_cli.webhooks.events import SignatureCheck
 
 
 def _reference(request: RecordedRequest) -> bytes:

@@ -266,7 +266,7 @@ def test_expect_and_unreachable_exit_codes(tmp_path: Path) -> None:
     assert either.exit_code == 0
     unreachable = replay(str(path), "--to", endpoints.closed_port_url(), "--json")
     assert unreachable.exit_code == 5
-    assert ndjson(unreachable)[0]["error_code"] == "unreachable"
+    assert ndjson(unreachable)[0]["error_code"] == "refused"
 
 
 @pytest.mark.parametrize(

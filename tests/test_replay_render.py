@@ -11,12 +11,12 @@ import pytest
 from rich.console import Console
 
 from tests.endpoints import closed_port_url
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.render import replay as render
 from whatsable_cli.replay.request import PreparedRequest
 from whatsable_cli.replay.service import ReplayOutcome
 from whatsable_cli.replay.sources import ReplayItem
 from whatsable_cli.replay.stats import ReplaySummary
-from whatsable_cli.webhooks.events import DeliveryResult
 
 URL = "http://127.0.0.1:3000/hook"
 
@@ -25,7 +25,7 @@ def outcome(index: int, status: int | None, passed: bool) -> ReplayOutcome:
     item = ReplayItem("rec.jsonl", b"{}", request_id=f"{index:04d}abcdef", event_type="message_status")
     result = DeliveryResult(URL, status, 3.14, "ok")
     if status is None:
-        result.error, result.error_code = "cannot connect: refused", "unreachable"
+        result.error, result.error_code = "connection refused by localhost:3001", "refused"
     return ReplayOutcome(index, PreparedRequest(item, b"{}", []), result, passed, None, 0.0)
 
 
@@ -55,7 +55,7 @@ def test_delivery_lines_and_summary_on_a_pipe(capsys: pytest.CaptureFixture[str]
     printer.render_summary(summary)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["✓", "200", "3.1", "ms"] and "0000abcd" in lines[0]
-    assert lines[1].startswith("✗ unreachable") and "cannot connect: refused" in lines[1]
+    assert lines[1].startswith("✗ refused") and "connection refused by localhost:3001" in lines[1]
     assert lines[2] == f"replayed 2 of 2 requests to {URL} in 0.50 s, 4.0 req/s"
     assert "unreachable 1" in lines[3]
     assert "200 ×1, unreachable ×1" in lines[4]

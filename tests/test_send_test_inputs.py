@@ -14,7 +14,8 @@ import pytest
 
 from tests import endpoints
 from tests.helpers import run_cli
-from whatsable_cli.send_test.sender import DNS, REFUSED, TLS, classify
+from whatsable_cli.delivery.results import DNS, REFUSED, TLS
+from whatsable_cli.send_test.sender import classify
 
 # Golden vector 3 of reference/webhooks.md: the `whatsable` scheme over the 126-byte envelope.
 GOLDEN_BODY = (

@@ -18,9 +18,9 @@ from whatsable_cli.listen.forwarder import Routing
 from whatsable_cli.listen.model import ListenSettings
 from whatsable_cli.listen.service import serve
 from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.tunnel import pidfile as agent_pidfile
 from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
-from whatsable_cli.webhooks.events import ForwardRecord, RecordedRequest
 
 PUBLIC = re.compile(r"Public URL\s+(http://\S+)")
 TOKEN = "2bXlistenTOKEN_abcdefghijklmnopqrst"

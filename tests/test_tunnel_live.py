@@ -16,9 +16,9 @@ from whatsable_cli.listen.forwarder import Routing
 from whatsable_cli.listen.model import ListenSettings
 from whatsable_cli.listen.service import serve
 from whatsable_cli.recording.jsonl import iter_entries
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.tunnel import agent as ngrok_agent
 from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
-from whatsable_cli.webhooks.events import ForwardRecord, RecordedRequest
 
 # Read at import time: the autouse fixtures isolate HOME and clear NGROK_AUTHTOKEN for every test.
 LIVE_TOKEN = os.environ.get("NGROK_AUTHTOKEN")

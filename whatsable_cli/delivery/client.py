@@ -12,10 +12,9 @@ from types import TracebackType
 import aiohttp
 
 from whatsable_cli.delivery.http_rules import end_to_end_headers, snippet
-from whatsable_cli.webhooks.events import DeliveryResult
+from whatsable_cli.delivery.results import CONNECTION, DNS, PROTOCOL, REFUSED, TIMEOUT, TLS, UNSENDABLE, DeliveryResult
 
 MAX_RESPONSE_BYTES = 1 << 20
-UNSENDABLE = "unsendable"  # the error code of a request aiohttp refuses to build (nothing was sent)
 
 # What cannot go out in a header as given: a control character other than tab (aiohttp refuses them: a line
 # break could smuggle a second request in), and lone surrogates. A surrogate in U+DC80..U+DCFF is how a byte
@@ -109,16 +108,31 @@ class Deliverer:
                 result.retry_after = response.headers.get("Retry-After")
                 delivery = Delivery(result, payload, response.headers.get("Content-Type"))
         except TimeoutError:
-            result.error, result.error_code = "timed out", "timeout"
+            result.error, result.error_code = "timed out", TIMEOUT
             delivery = Delivery(result)
         except aiohttp.ClientConnectorError as exc:
-            result.error, result.error_code = f"cannot connect: {exc.os_error.strerror or exc}", "unreachable"
+            result.error_code, result.error = _connect_failure(exc)
+            delivery = Delivery(result)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            result.error, result.error_code = f"the target broke the HTTP exchange: {exc}", PROTOCOL
             delivery = Delivery(result)
         except (aiohttp.ClientError, asyncio.IncompleteReadError, OSError) as exc:
-            result.error, result.error_code = f"{type(exc).__name__}: {exc}", "connection_error"
+            result.error, result.error_code = f"connection failed: {type(exc).__name__}: {exc}", CONNECTION
             delivery = Delivery(result)
         except ValueError as exc:  # refused before sending (an Authorization header and credentials in the URL)
             result.error, result.error_code = f"cannot send: {exc}", UNSENDABLE
             delivery = Delivery(result, refused=True)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return delivery
+
+
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> tuple[str, str]:
+    """(error code, message) for a connection that could not be made."""
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        return TLS, f"TLS error with {where}: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return DNS, f"cannot resolve host {exc.host!r} (DNS)"
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return REFUSED, f"connection refused by {where}"
+    return CONNECTION, f"cannot connect to {where}: {exc.os_error.strerror or exc}"

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from whatsable_cli.delivery.http_rules import check_http_url
+from whatsable_cli.delivery.results import CANCELLED, DeliveryResult
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.webhooks.events import DeliveryResult
 
 if TYPE_CHECKING:  # only types: settings and routes (listen_model) are checked without loading aiohttp
     from whatsable_cli.delivery.client import Deliverer, Delivery
 
 
-CANCELLED, CANCELLED_TEXT = "cancelled", "cancelled at shutdown"
+CANCELLED_TEXT = "cancelled at shutdown"
 
 
 def check_target_url(url: str) -> str:

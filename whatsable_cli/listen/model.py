@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.forwarder import RetryPolicy, Routing
 from whatsable_cli.listen.stats import RunSummary
-from whatsable_cli.webhooks.events import DeliveryResult, ParsedEvent, RecordedRequest
+from whatsable_cli.recording.lines import RecordedRequest
+from whatsable_cli.webhooks.events import ParsedEvent
 
 DEFAULT_PORT = 4242
 DEFAULT_HOST = "127.0.0.1"

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from whatsable_cli.delivery.client import Deliverer
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.exchange import Incoming, Reply
 from whatsable_cli.listen.forwarder import Forwarder, ForwardEvents, Forwarding, ForwardJob
 from whatsable_cli.listen.limits import accept_errors_as_warnings, raise_open_file_limit
@@ -37,10 +38,7 @@ from whatsable_cli.listen.triage import (
     untriaged,
 )
 from whatsable_cli.recording.jsonl import RecordingWriter
-from whatsable_cli.webhooks.events import (
-    DeliveryResult,
-    ForwardRecord,
-)
+from whatsable_cli.recording.lines import ForwardRecord
 
 __all__ = ["ListenService", "run", "serve"]
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whatsable_cli.webhooks.events import DeliveryResult, ParsedEvent
+from whatsable_cli.delivery.results import DeliveryResult
+from whatsable_cli.webhooks.events import ParsedEvent
 
 DEDUPE_MEMORY = 100_000  # keys remembered per run; older ones are forgotten so memory stays bounded
 

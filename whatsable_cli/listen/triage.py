@@ -10,15 +10,8 @@ from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen.exchange import Incoming, Reply, json_reply
 from whatsable_cli.listen.model import ListenSettings
 from whatsable_cli.listen.stats import DuplicateTracker
-from whatsable_cli.webhooks.events import (
-    KIND_EMPTY,
-    KIND_NOT_JSON,
-    ParsedEvent,
-    RecordedRequest,
-    SignatureCheck,
-    encode_body,
-    parse_body,
-)
+from whatsable_cli.recording.lines import RecordedRequest, encode_body
+from whatsable_cli.webhooks.events import KIND_EMPTY, KIND_NOT_JSON, ParsedEvent, SignatureCheck, parse_body
 from whatsable_cli.webhooks.signing import detect_scheme, get_scheme, verify
 
 FORWARDED_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from whatsable_cli.delivery.http_rules import HOP_BY_HOP
-from whatsable_cli.webhooks.events import RecordedRequest
+from whatsable_cli.recording.lines import RecordedRequest
 
 _PLAIN_BYTES = frozenset(range(0x20, 0x7F)) - {ord("'"), ord("\\")}
 

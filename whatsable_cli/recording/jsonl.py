@@ -9,17 +9,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.webhooks.events import (
-    RECORD_TYPE_FORWARD,
-    RECORD_TYPE_REQUEST,
-    ForwardRecord,
-    RecordedRequest,
-)
+from whatsable_cli.recording.lines import Entry, RecordedRequest, entry_from_dict
 
 RECORDING_MODE = 0o600
 T = TypeVar("T")
 
-Entry = RecordedRequest | ForwardRecord
 SkipWarning = Callable[[Path, int, str], None]
 
 
@@ -101,17 +95,6 @@ def _ends_mid_line(fd: int) -> bool:
         return False
 
 
-def _parse_entry(raw: object) -> Entry:
-    if not isinstance(raw, dict):
-        raise ValueError("not a JSON object")
-    kind = raw.get("type", RECORD_TYPE_REQUEST)
-    if kind == RECORD_TYPE_FORWARD:
-        return ForwardRecord.from_dict(raw)
-    if kind == RECORD_TYPE_REQUEST:
-        return RecordedRequest.from_dict(raw)
-    raise ValueError(f"unknown line type {kind!r}")
-
-
 def iter_entries(path: Path, *, strict: bool = False, on_skip: SkipWarning | None = None) -> Iterator[Entry]:
     """Stream a recording line by line; memory does not grow with the file.
 
@@ -134,7 +117,7 @@ def iter_entry_lines(
     lines: Iterable[bytes], path: Path, *, strict: bool = False, on_skip: SkipWarning | None = None, first_line: int = 1
 ) -> Iterator[Entry]:
     """Parse recording lines from any byte stream (a file, stdin); `path` names it in warnings."""
-    return iter_parsed_lines(lines, path, _parse_entry, strict=strict, on_skip=on_skip, first_line=first_line)
+    return iter_parsed_lines(lines, path, entry_from_dict, strict=strict, on_skip=on_skip, first_line=first_line)
 
 
 def iter_parsed_lines(

@@ -11,17 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.recording.jsonl import Entry
-from whatsable_cli.webhooks.events import (
-    EVENT_TYPES,
-    KIND_NOT_JSON,
-    KIND_UNKNOWN,
-    STATUSES,
-    ForwardRecord,
-    ParsedEvent,
-    RecordedRequest,
-    parse_body,
-)
+from whatsable_cli.recording.lines import Entry, ForwardRecord, RecordedRequest
+from whatsable_cli.webhooks.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN, STATUSES, ParsedEvent, parse_body
 
 T = TypeVar("T")
 

@@ -11,9 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.query import EventRow
 from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
-from whatsable_cli.webhooks.events import ForwardRecord, ParsedEvent, RecordedRequest, decode_last_messages, parse_body
+from whatsable_cli.webhooks.events import ParsedEvent, decode_last_messages, parse_body
 from whatsable_cli.webhooks.redaction import shown_headers
 
 SHORT_ID = 8

@@ -9,12 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.model import RESPOND_200, EventReport, ListenInfo
 from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.render import listen_format as fmt
 from whatsable_cli.render.pump import Output, RenderPump
 from whatsable_cli.tunnel.health import TunnelNotice
-from whatsable_cli.webhooks.events import DeliveryResult
 
 OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
 # How many events may wait for the display before the rest are coalesced into one "… N more" line.

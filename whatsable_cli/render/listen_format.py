@@ -11,9 +11,10 @@ from rich.console import Group, RenderableType
 from rich.json import JSON
 from rich.text import Text
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.model import EventReport
 from whatsable_cli.render.pump import Line
-from whatsable_cli.webhooks.events import DeliveryResult, ParsedEvent, decode_last_messages
+from whatsable_cli.webhooks.events import ParsedEvent, decode_last_messages
 
 KIND_STYLES = {"message_status": "cyan", "incoming_message": "magenta"}
 STATUS_STYLES = {"sent": "white", "delivered": "green", "read": "bold green", "failed": "bold red"}

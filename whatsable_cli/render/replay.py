@@ -12,10 +12,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from whatsable_cli.delivery.http_rules import end_to_end_headers
+from whatsable_cli.recording.lines import encode_body
 from whatsable_cli.replay.request import WARNING_TEXT
 from whatsable_cli.replay.service import ReplayOutcome
 from whatsable_cli.replay.stats import ReplaySummary
-from whatsable_cli.webhooks.events import encode_body
 from whatsable_cli.webhooks.redaction import display_header_value
 
 if TYPE_CHECKING:

@@ -8,15 +8,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from whatsable_cli.delivery.client import UNSENDABLE, Deliverer
+from whatsable_cli.delivery.client import Deliverer
 from whatsable_cli.delivery.http_rules import check_http_url
+from whatsable_cli.delivery.results import UNSENDABLE, DeliveryResult
 from whatsable_cli.errors import BadInputError, ExitCode
 from whatsable_cli.recording.query import Filters, accepts, take_last
 from whatsable_cli.replay.read_ahead import ReadAhead
 from whatsable_cli.replay.request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
 from whatsable_cli.replay.sources import ReplayItem
 from whatsable_cli.replay.stats import Pacer, ReplaySummary, StatusExpectation
-from whatsable_cli.webhooks.events import DeliveryResult
 
 Job = tuple[int, PreparedRequest]  # a prepared request and its place in the stream
 

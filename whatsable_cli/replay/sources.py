@@ -12,15 +12,8 @@ from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.jsonl import SkipWarning, iter_parsed_lines
-from whatsable_cli.webhooks.events import (
-    KIND_EMPTY,
-    KIND_NOT_JSON,
-    RECORD_TYPE_FORWARD,
-    RECORD_TYPE_REQUEST,
-    ParsedEvent,
-    decode_body,
-    parse_body,
-)
+from whatsable_cli.recording.lines import RECORD_TYPE_FORWARD, RECORD_TYPE_REQUEST, decode_body, is_recording_object
+from whatsable_cli.webhooks.events import KIND_EMPTY, KIND_NOT_JSON, ParsedEvent, parse_body
 from whatsable_cli.webhooks.fixtures import find_fixture
 
 JSON_HEADERS = (("Content-Type", "application/json"),)
@@ -60,7 +53,7 @@ def _is_recording_line(line: bytes) -> bool | None:
         return None
     if not isinstance(value, dict):
         return None
-    return value.get("type") in ("request", "forward") or ("received_at" in value and "body" in value)
+    return is_recording_object(value)
 
 
 def _first_line(path: Path) -> bytes:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.recording.lines import encode_body
 from whatsable_cli.send_test.sender import OutboundRequest
 from whatsable_cli.send_test.verdicts import Outcome, Report, Verdict
-from whatsable_cli.webhooks.events import encode_body
 from whatsable_cli.webhooks.redaction import shown_headers
 
 JUNIT_SUITE = "whatsable send-test"

@@ -15,6 +15,7 @@ import httpx
 
 from whatsable_cli import __version__
 from whatsable_cli.delivery.http_rules import snippet
+from whatsable_cli.delivery.results import CONNECTION, DNS, PROTOCOL, REFUSED, TIMEOUT, TLS
 
 USER_AGENT = f"whatsable-send-test/{__version__}"
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -23,7 +24,6 @@ MAX_RESPONSE_BYTES = 64 * 1024
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 # Why a request got no HTTP answer (an invalid URL is caught before sending: http_rules.check_http_url).
-REFUSED, TIMEOUT, TLS, DNS, PROTOCOL, CONNECTION = "refused", "timeout", "tls", "dns", "protocol", "connection"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from whatsable_cli.delivery.results import DNS, PROTOCOL, REFUSED, TIMEOUT, TLS
 from whatsable_cli.errors import ExitCode
-from whatsable_cli.send_test.sender import DNS, PROTOCOL, REFUSED, TIMEOUT, TLS, Exchange
+from whatsable_cli.send_test.sender import Exchange
 
 DEFAULT_WARN_LATENCY_S = 5.0  # half of WhatsAble's 10 s: an endpoint this slow is one bad day from timing out
 RETRYABLE_STATUSES = frozenset({429, 503})
