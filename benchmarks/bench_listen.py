@@ -8,8 +8,9 @@ from typing import Any
 
 from benchmarks.processes import bare_server, interleaved, listen_recorded_lines, listener, load
 from benchmarks.stats import median, summarise
-from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
+from whatsable_cli.webhooks.overrides import to_body
 from whatsable_cli.webhooks.signing import sign
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 SECRET = "benchmark-secret"
 VARIANTS = [("message_status", s) for s in ("sent", "delivered", "read", "failed")] + [

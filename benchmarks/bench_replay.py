@@ -12,8 +12,9 @@ from typing import Any
 from benchmarks.processes import HERE, bare_server
 from benchmarks.stats import median
 from whatsable_cli.recording.lines import RecordedRequest
-from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
+from whatsable_cli.webhooks.overrides import to_body
 from whatsable_cli.webhooks.signing import sign
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 SECRET = "benchmark-secret"
 CONCURRENCY = 16

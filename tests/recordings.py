@@ -10,8 +10,9 @@ from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.recording.jsonl import RecordingWriter
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest, encode_body
 from whatsable_cli.webhooks.events import SignatureCheck, parse_body
-from whatsable_cli.webhooks.fixtures import SyntheticEvents, to_body
+from whatsable_cli.webhooks.overrides import to_body
 from whatsable_cli.webhooks.signing import sign
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 OLD_SECRET = "old_recorded_secret"
 

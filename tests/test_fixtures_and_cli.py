@@ -11,15 +11,10 @@ from tests.helpers import run_cli
 from tests.recordings import OLD_SECRET, recorded, signed_request, status_body, write_recording
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.webhooks.events import CONTENT_TYPES, STATUSES, decode_last_messages, parse_body
-from whatsable_cli.webhooks.fixtures import (
-    SyntheticEvents,
-    apply_overrides,
-    apply_overrides_to_body,
-    find_fixture,
-    list_fixtures,
-    to_body,
-)
+from whatsable_cli.webhooks.fixtures import find_fixture, list_fixtures
+from whatsable_cli.webhooks.overrides import apply_overrides, apply_overrides_to_body, to_body
 from whatsable_cli.webhooks.signing import sign
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 ENVELOPE = (
     b'{"event":"message_status","data":{"message_id":"wamid.123456789","status":"delivered",'

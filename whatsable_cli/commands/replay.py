@@ -65,7 +65,7 @@ def replay(
     from whatsable_cli.replay.sources import iter_items, resolve_sources
     from whatsable_cli.replay.stats import StatusExpectation, parse_rate
     from whatsable_cli.replay.stdin_lines import StdinLines
-    from whatsable_cli.webhooks.fixtures import apply_overrides
+    from whatsable_cli.webhooks.overrides import apply_overrides
 
     if sets:  # a malformed --set (no `=`, an empty key) is bad input before anything is read or sent
         apply_overrides({}, sets)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from whatsable_cli.delivery.client import header_problem
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.replay.sources import ReplayItem
-from whatsable_cli.webhooks.fixtures import apply_overrides_to_body
+from whatsable_cli.webhooks.overrides import apply_overrides_to_body
 from whatsable_cli.webhooks.signing import DEFAULT_TOLERANCE_SECONDS, SCHEMES, decode_whsec, get_scheme, sign
 
 # Every header any scheme signs with: re-signing replaces all of them, so no stale signature rides along.

@@ -17,8 +17,9 @@ from whatsable_cli.send_test.plan import (
 )
 from whatsable_cli.send_test.sender import OutboundRequest
 from whatsable_cli.send_test.verdicts import Check, Expect
-from whatsable_cli.webhooks.fixtures import SyntheticEvents, apply_overrides, to_body
+from whatsable_cli.webhooks.overrides import apply_overrides, to_body
 from whatsable_cli.webhooks.signing import Clock, generate_secret
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 REPLAY_HINT = "reject timestamps more than 5 minutes from now: that is what stops a captured request being replayed"
 DEDUPE_HINT = (

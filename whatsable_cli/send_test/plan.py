@@ -10,16 +10,10 @@ from whatsable_cli.errors import BadInputError
 from whatsable_cli.send_test.sender import USER_AGENT, OutboundRequest
 from whatsable_cli.send_test.verdicts import Check
 from whatsable_cli.webhooks.events import CONTENT_TYPES, EVENT_TYPES, STATUSES
-from whatsable_cli.webhooks.fixtures import (
-    DEFAULT_VARIANT,
-    SyntheticEvents,
-    apply_overrides,
-    apply_overrides_to_body,
-    check_choice,
-    load_payload_source,
-    to_body,
-)
+from whatsable_cli.webhooks.fixtures import DEFAULT_VARIANT, check_choice, load_payload_source
+from whatsable_cli.webhooks.overrides import apply_overrides, apply_overrides_to_body, to_body
 from whatsable_cli.webhooks.signing import Clock, get_scheme, sign
+from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 DEFAULT_HEADERS = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))
 FORGED_SKEW_S = 600  # 10 minutes: well outside the ±300 s every timestamped scheme allows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from whatsable_cli.webhooks.signing import SIGNATURE_HEADER_NAMES, redact
+from whatsable_cli.webhooks.signing import SIGNATURE_HEADER_NAMES
 
 
 def display_header_value(name: str, value: str, *, show_secrets: bool) -> str:
@@ -20,3 +20,10 @@ def shown_headers(headers: Iterable[tuple[str, str]], *, show_secrets: bool) -> 
 def has_signature(headers: Iterable[tuple[str, str]]) -> bool:
     """Whether any of the headers is one a display would redact."""
     return any(name.lower() in SIGNATURE_HEADER_NAMES for name, _ in headers)
+
+
+def redact(value: str) -> str:
+    """Show only enough of a secret-derived value to tell two apart."""
+    if len(value) <= 8:
+        return "****"
+    return value[:4] + "…" + f"({len(value)} chars)"

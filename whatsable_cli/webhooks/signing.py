@@ -457,10 +457,3 @@ def generate_secret(scheme_name: str = DEFAULT_SCHEME) -> str:
     if scheme.timestamped:
         return WHSEC_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_hex(32)
-
-
-def redact(value: str) -> str:
-    """Show only enough of a secret-derived value to tell two apart."""
-    if len(value) <= 8:
-        return "****"
-    return value[:4] + "…" + f"({len(value)} chars)"
