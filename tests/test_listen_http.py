@@ -23,11 +23,11 @@ from tests.listen_helpers import (
     listen_settings,
     running_listener,
 )
+from whatsable_cli.config import SELF_TEST_HEADER
 from whatsable_cli.listen import server
 from whatsable_cli.listen.exchange import Incoming, Reply
 from whatsable_cli.listen.forwarder import Routing
 from whatsable_cli.listen.service import ListenService
-from whatsable_cli.tunnel.health import SELF_TEST_HEADER
 
 CAP = 1000
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

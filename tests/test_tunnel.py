@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from tests.tunnel_helpers import Notices, agent_env, agent_log, install_fake_agent, started_pids, wait_gone
+from whatsable_cli.config import SELF_TEST_HEADER
 from whatsable_cli.tunnel import pidfile as agent_pidfile
-from whatsable_cli.tunnel.health import SELF_TEST_HEADER
 from whatsable_cli.tunnel.ngrok import NgrokTunnel, TunnelSettings
 
 

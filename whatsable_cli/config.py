@@ -11,6 +11,15 @@ from whatsable_cli.errors import BadInputError
 from whatsable_cli.paths import config_dir
 
 LOCAL_CONFIG_NAME = "whatsable.toml"
+
+# The defaults a flag, the environment or the config file can change: here only, so help, the banner, doctor
+# and the listener cannot disagree.
+DEFAULT_PORT = 4242
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PATH = "/webhook"
+DEFAULT_MAX_BODY = 1 << 20
+# The tunnel's self-test sends a nonce in this header to the webhook path; the listener echoes it back.
+SELF_TEST_HEADER = "X-Whatsable-Self-Test"
 KNOWN_KEYS = frozenset(
     {"secret", "scheme", "forward_to", "routes", "domain", "port", "host", "path", "ngrok_path", "record"}
 )
@@ -39,7 +48,7 @@ class Config:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
             raise BadInputError(
                 f"invalid port {value!r}: a port is a number from 0 to 65535",
-                hint="e.g. --port 4242, or --port 0 for a free one",
+                hint=f"e.g. --port {DEFAULT_PORT}, or --port 0 for a free one",
                 code="bad_port",
             )
         return value

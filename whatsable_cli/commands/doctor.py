@@ -6,13 +6,16 @@ from typing import Annotated
 import typer
 
 from whatsable_cli.commands.options import AutoSchemeOption, ConfigOption, JsonOption, SecretOption
+from whatsable_cli.config import DEFAULT_HOST, DEFAULT_PORT
 
 
 def doctor(
     ngrok_path: Annotated[
         str | None, typer.Option("--ngrok-path", help="The ngrok agent to check (default: found as listen finds it).")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", "-p", help="Port listen will use (default 4242).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help=f"Port listen will use (default {DEFAULT_PORT}).")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Interface listen will use (default 127.0.0.1).")] = None,
     secret: SecretOption = None,
     scheme: AutoSchemeOption = None,
@@ -32,8 +35,8 @@ def doctor(
     recording = config.pick(record, "record")
     settings = DoctorSettings(
         ngrok_path=config.pick(ngrok_path, "ngrok_path"),
-        host=str(config.pick(host, "host", "127.0.0.1")),
-        port=config.pick_port(port, 4242),
+        host=str(config.pick(host, "host", DEFAULT_HOST)),
+        port=config.pick_port(port, DEFAULT_PORT),
         secret=config.pick(secret, "secret"),
         scheme=str(config.pick(scheme, "scheme", "auto")),
         record_dir=Path(recording).expanduser().parent if isinstance(recording, str | Path) else None,

@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 
 from whatsable_cli.commands.options import ConfigOption, JsonOption, SecretOption
+from whatsable_cli.config import DEFAULT_PORT
 from whatsable_cli.errors import BadInputError
-
-DEFAULT_PORT = 4242  # kept equal to listen_model.DEFAULT_PORT (not imported: --help stays fast)
 
 
 def listen(
@@ -157,7 +156,6 @@ def listen(
     config_path: ConfigOption = None,
 ) -> None:
     """Receive webhooks locally: record, verify, show and forward every event. Ctrl-C to stop."""
-    parameters = dict(locals())  # before anything else is bound
     from whatsable_cli.commands.listen_settings import ListenOptions, listen_settings, tunnel_settings
     from whatsable_cli.config import load_config
     from whatsable_cli.listen.service import run
@@ -170,7 +168,33 @@ def listen(
             f"unknown --output {mode!r}", hint=f"use one of: {', '.join(OUTPUT_MODES)}", code="bad_output_mode"
         )
     config = load_config(config_path)
-    options = ListenOptions.from_parameters(parameters)
+    options = ListenOptions(
+        port=port,
+        host=host,
+        path=path,
+        forward_to=forward_to,
+        route=route,
+        respond=respond,
+        forward_timeout=forward_timeout,
+        skip_verify=skip_verify,
+        header=header,
+        retry_backoff=retry_backoff,
+        secret=secret,
+        scheme=scheme,
+        tolerance=tolerance,
+        require_signature=require_signature,
+        record=record,
+        no_record=no_record,
+        fsync=fsync,
+        event=event,
+        max_body=max_body,
+        no_tunnel=no_tunnel,
+        public_url=public_url,
+        domain=domain,
+        basic_auth=basic_auth,
+        ngrok_path=ngrok_path,
+        tunnel_timeout=tunnel_timeout,
+    )
     settings = listen_settings(config, options)
     ngrok = tunnel_settings(config, options, settings.path)
     for message in config.warnings:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from whatsable_cli.commands.options import parse_headers
-from whatsable_cli.config import Config
+from whatsable_cli.config import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, Config
 from whatsable_cli.delivery.http_rules import check_http_url
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen.forwarder import RetryPolicy, Routing, check_target_url, parse_route
-from whatsable_cli.listen.model import DEFAULT_PORT, RESPOND_200, RESPOND_RELAY, ListenSettings
+from whatsable_cli.listen.model import RESPOND_200, RESPOND_RELAY, ListenSettings
 from whatsable_cli.paths import new_recording_path
 from whatsable_cli.tunnel.settings import TunnelSettings, basic_auth_policy, normalise_domain
 from whatsable_cli.webhooks.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
@@ -50,12 +50,6 @@ class ListenOptions:
     basic_auth: str | None = None
     ngrok_path: str | None = None
     tunnel_timeout: float = 20.0
-
-    @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> ListenOptions:
-        """From the command function's parameters; display options (--output, ...) are not settings."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{name: value for name, value in parameters.items() if name in names})
 
 
 def parse_size(text: str) -> int:
@@ -116,11 +110,11 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
         raise BadInputError(
             f"unknown --respond {respond!r}", hint="use --respond relay or --respond 200", code="bad_respond"
         )
-    path = str(config.pick(options.path, "path", "/webhook"))
+    path = str(config.pick(options.path, "path", DEFAULT_PATH))
     config.warnings += _unknown_event_warnings("--event", options.event or ())
     config.warnings += _unknown_event_warnings("--route", [event for event, _ in routes])
     return ListenSettings(
-        host=str(config.pick(options.host, "host", "127.0.0.1")),
+        host=str(config.pick(options.host, "host", DEFAULT_HOST)),
         port=config.pick_port(options.port, DEFAULT_PORT),
         path=path if path.startswith("/") else "/" + path,
         record_path=_record_path(config, options.record, options.no_record),

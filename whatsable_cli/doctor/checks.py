@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from whatsable_cli.config import DEFAULT_HOST, DEFAULT_PORT
 from whatsable_cli.errors import ExitCode, WhatsableError
 from whatsable_cli.paths import recordings_dir
 from whatsable_cli.tunnel import agent as ngrok_agent
@@ -43,8 +44,8 @@ class Check:
 @dataclass(frozen=True)
 class DoctorSettings:
     ngrok_path: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 4242
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     secret: str | None = None
     scheme: str = "auto"
     record_dir: Path | None = None

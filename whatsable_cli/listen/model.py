@@ -6,19 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from whatsable_cli.config import DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_PATH, DEFAULT_PORT
 from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.listen.forwarder import RetryPolicy, Routing
 from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.recording.lines import RecordedRequest
 from whatsable_cli.webhooks.events import ParsedEvent
 
-DEFAULT_PORT = 4242
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PATH = "/webhook"
 RESPOND_RELAY = "relay"
 RESPOND_200 = "200"
 HEALTH_PATH = "/_whatsable/health"  # the listener answers it itself (readiness checks, never recorded)
-DEFAULT_MAX_BODY = 1 << 20
 
 
 @dataclass

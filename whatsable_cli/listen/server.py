@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 from aiohttp import HttpVersion11, StreamReader, web
 
+from whatsable_cli.config import DEFAULT_MAX_BODY, DEFAULT_PATH, SELF_TEST_HEADER
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen.connections import Connection, ListenerServer
 from whatsable_cli.listen.exchange import JSON_TYPE, Incoming, Reply, json_reply, unavailable_reply
 from whatsable_cli.listen.limits import RateLimited
-from whatsable_cli.listen.model import DEFAULT_MAX_BODY, HEALTH_PATH
-from whatsable_cli.tunnel.health import SELF_TEST_HEADER
+from whatsable_cli.listen.model import HEALTH_PATH
 
 __all__ = ["ListenerHandler", "RunningServer", "ServerSettings", "start_server"]
 
@@ -52,7 +52,7 @@ class ListenerHandler(Protocol):
 
 @dataclass(frozen=True)
 class ServerSettings:
-    path: str = "/webhook"
+    path: str = DEFAULT_PATH
     max_body: int = DEFAULT_MAX_BODY
     shutdown_grace: float = 5.0  # in-flight requests may finish within this when the server stops
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from whatsable_cli.config import SELF_TEST_HEADER
+
 
 @dataclass(frozen=True)
 class TunnelNotice:
@@ -112,9 +114,6 @@ def answers_404(url: str) -> bool:
     except (urllib.error.URLError, OSError):
         return False
     return False
-
-
-SELF_TEST_HEADER = "X-Whatsable-Self-Test"
 
 
 @dataclass(frozen=True)
