@@ -66,3 +66,16 @@ class TunnelError(WhatsableError):
 
     exit_code = ExitCode.TUNNEL
     code = "tunnel_failed"
+
+
+def outcome_exit_code(*, failed: int, unreachable: int) -> ExitCode:
+    """The exit code of a run that sent requests (send-test, replay): one rule for both.
+
+    A wrong answer (4) outranks a missing one (5) when a run has both: it is a definite defect of the
+    endpoint, while a missing answer may be transient.
+    """
+    if failed:
+        return ExitCode.VALIDATION
+    if unreachable:
+        return ExitCode.UNREACHABLE
+    return ExitCode.OK

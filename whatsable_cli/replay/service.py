@@ -11,7 +11,7 @@ from typing import Protocol
 from whatsable_cli.delivery.client import Deliverer
 from whatsable_cli.delivery.http_rules import check_http_url
 from whatsable_cli.delivery.results import UNSENDABLE, DeliveryResult
-from whatsable_cli.errors import BadInputError, ExitCode
+from whatsable_cli.errors import BadInputError, ExitCode, outcome_exit_code
 from whatsable_cli.recording.query import Filters, accepts, take_last
 from whatsable_cli.replay.read_ahead import ReadAhead
 from whatsable_cli.replay.request import WARNING_TEXT, PreparedRequest, SigningPlan, prepare
@@ -71,14 +71,10 @@ class ReplayObserver(Protocol):
 
 
 def exit_code(summary: ReplaySummary) -> ExitCode:
-    """130 when interrupted, else 5 when the target was unreachable, 4 when an answer failed --expect, else 0."""
+    """130 when interrupted, else the rule every sending command shares (errors.outcome_exit_code)."""
     if summary.interrupted:
         return ExitCode.INTERRUPTED
-    if summary.unreachable:
-        return ExitCode.UNREACHABLE
-    if summary.failed:
-        return ExitCode.VALIDATION
-    return ExitCode.OK
+    return outcome_exit_code(failed=summary.failed, unreachable=summary.unreachable)
 
 
 def _accepts_item(filters: Filters, item: ReplayItem) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from whatsable_cli.delivery.results import DNS, PROTOCOL, REFUSED, TIMEOUT, TLS
-from whatsable_cli.errors import ExitCode
+from whatsable_cli.errors import ExitCode, outcome_exit_code
 from whatsable_cli.send_test.sender import Exchange
 
 DEFAULT_WARN_LATENCY_S = 5.0  # half of WhatsAble's 10 s: an endpoint this slow is one bad day from timing out
@@ -205,12 +205,7 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """A wrong answer (4) outranks a missing one (5): it is a definite defect, not possibly transient."""
-        if self.count(Verdict.FAIL):
-            return ExitCode.VALIDATION
-        if self.count(Verdict.UNREACHABLE):
-            return ExitCode.UNREACHABLE
-        return ExitCode.OK
+        return outcome_exit_code(failed=self.count(Verdict.FAIL), unreachable=self.count(Verdict.UNREACHABLE))
 
     @property
     def summary(self) -> str:
