@@ -80,29 +80,22 @@ def _error_reply(status: int, error: str, request_id: str, **extra: object) -> R
     return json_reply(status, {"error": error, "id": request_id, **extra})
 
 
-def _refusal(settings: ListenSettings, incoming: Incoming, parsed: ParsedEvent, request_id: str) -> Reply | None:
-    """The answer for a request that is recorded but goes no further; None when it is a webhook to handle."""
+def _refusal(
+    settings: ListenSettings, incoming: Incoming, parsed: ParsedEvent, request_id: str
+) -> tuple[Reply | None, list[str]]:
+    """The answer for a request that is recorded but goes no further, with the flag that says why (decided
+    together); (None, []) when it is a webhook to handle."""
     if not incoming.on_webhook_path:
-        return _error_reply(404, "not_found", request_id, webhook_path=settings.path)
+        return _error_reply(404, "not_found", request_id, webhook_path=settings.path), ["other_path"]
     if incoming.method != "POST":
         reply = _error_reply(405, "method_not_allowed", request_id, allowed="POST")
         reply.headers["Allow"] = WEBHOOK_METHODS
-        return reply
+        return reply, ["other_method"]
     if incoming.body_omitted:
-        return _error_reply(413, "too_large", request_id, max_body=settings.max_body)
+        return _error_reply(413, "too_large", request_id, max_body=settings.max_body), ["too_large"]
     if parsed.kind in (KIND_NOT_JSON, KIND_EMPTY):
-        return _error_reply(400, "not_json" if parsed.kind == KIND_NOT_JSON else "empty_body", request_id)
-    return None
-
-
-def _flags(incoming: Incoming, reply: Reply | None) -> list[str]:
-    if reply is None:
-        return []
-    if reply.status == 404:
-        return ["other_path"]
-    if reply.status == 405:
-        return ["other_method"]
-    return ["too_large"] if reply.status == 413 else []
+        return _error_reply(400, "not_json" if parsed.kind == KIND_NOT_JSON else "empty_body", request_id), []
+    return None, []
 
 
 def triage(
@@ -112,8 +105,7 @@ def triage(
     body = incoming.body
     text, encoding = encode_body(body)  # once: the recording's body, and what the JSON is parsed from
     parsed = NOT_READ if incoming.body_omitted else parse_body(body, text if encoding == "utf-8" else None)
-    reply = _refusal(settings, incoming, parsed, request_id)
-    flags = _flags(incoming, reply)
+    reply, flags = _refusal(settings, incoming, parsed, request_id)
     signature = None if incoming.body_omitted else check_signature(settings, body, incoming.headers)
     if reply is None and settings.require_signature and signature is not None and signature.result != "verified":
         reply = _error_reply(401, "signature_required", request_id, signature=signature.reason or signature.result)
@@ -144,8 +136,8 @@ def untriaged(
     """The decision for a request `triage` failed on: recorded raw and never forwarded. It fails closed: with
     --require-signature it is answered 200 only when its signature verifies (checked on its own), else 401."""
     parsed = ParsedEvent("unknown", error=f"{type(error).__name__}: {error}")
-    reply = _refusal(settings, incoming, parsed, request_id)
-    flags = [*_flags(incoming, reply), "internal_error"]
+    reply, flags = _refusal(settings, incoming, parsed, request_id)
+    flags.append("internal_error")
     try:
         signature = None if incoming.body_omitted else check_signature(settings, incoming.body, incoming.headers)
     except Exception:  # the check failed too: nothing is known about the signature
