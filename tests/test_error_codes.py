@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.replay.service import ReplaySettings
 from whatsable_cli.replay.sources import iter_items, resolve_sources
@@ -34,3 +37,16 @@ def test_bad_input_has_a_stable_code(cause: Callable[[], object], code: str) -> 
     with pytest.raises(BadInputError) as raised:
         cause()
     assert raised.value.code == code
+
+
+def test_a_json_run_that_fails_prints_the_error_as_json_on_stdout(tmp_path: Path) -> None:
+    result = run_cli("verify", str(tmp_path / "missing.json"), "--secret", "s", "--json")
+    assert result.exit_code == 7
+    error = json.loads(result.stdout.strip().splitlines()[-1])
+    assert error["type"] == "error" and error["exit_code"] == 7
+    assert error["code"] and error["message"] and "missing.json" in error["message"]
+
+
+def test_a_plain_run_that_fails_keeps_stdout_empty(tmp_path: Path) -> None:
+    result = run_cli("verify", str(tmp_path / "missing.json"), "--secret", "s")
+    assert result.exit_code == 7 and result.stdout == ""

@@ -20,6 +20,7 @@ from whatsable_cli.commands import (
     send_test,
     verify,
 )
+from whatsable_cli.commands.options import OutputMode
 from whatsable_cli.errors import ExitCode, WhatsableError
 
 
@@ -27,12 +28,15 @@ class WhatsableGroup(TyperGroup):
     """Maps every WhatsableError to its one-line message, hint and documented exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer.core declares its vendored Context
+        OutputMode.json = False  # set by --json while the command's options are parsed
         try:
             return super().invoke(ctx)
         except WhatsableError as err:
-            from whatsable_cli.render.console import print_error
+            from whatsable_cli.render.console import print_error, print_json
 
             print_error(err)
+            if OutputMode.json:  # a script reading stdout learns what failed, by its stable code
+                print_json({"type": "error", **err.to_dict()})
             raise typer.Exit(int(err.exit_code)) from None
         except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise  # usage errors (2), deliberate exits, and Ctrl-C (130) are Typer's to report

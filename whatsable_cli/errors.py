@@ -32,6 +32,10 @@ class WhatsableError(Exception):
         if code is not None:
             self.code = code
 
+    def to_dict(self) -> dict[str, object]:
+        """The error as `--json` output shows it: the stable code a script can branch on, and the exit code."""
+        return {"code": self.code, "message": self.message, "hint": self.hint, "exit_code": int(self.exit_code)}
+
 
 class BadInputError(WhatsableError):
     """A bad input file, fixture, option value or config (exit 7)."""

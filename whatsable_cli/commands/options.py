@@ -36,7 +36,22 @@ AutoSchemeOption = Annotated[
         help="auto (from the headers, the default), whatsable, standard, svix.",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (NDJSON for streams).")]
+
+
+class OutputMode:
+    """Whether the running command was asked for JSON: its errors then go to stdout as a JSON object too."""
+
+    json = False
+
+
+def _remember_json(value: bool) -> bool:
+    OutputMode.json = OutputMode.json or value
+    return value
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout (NDJSON for streams).", callback=_remember_json)
+]
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", envvar="WHATSABLE_CONFIG", help="Config file (default: ./whatsable.toml)."),
