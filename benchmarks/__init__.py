@@ -1,1 +1,1 @@
-"""Benchmarks that prove DESIGN.md's performance targets as ratios against same-run baselines."""
+"""Benchmarks that prove the README's performance targets as ratios against same-run baselines."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in ngrok agent (stdlib only) so the real pyngrok code path runs offline (see tunnel.md)."""
+"""A stand-in ngrok agent (stdlib only), so that the real pyngrok code path runs offline in tests."""
 
 # Tests copy this file into tmp_path with `#!<sys.executable>` as its first line and hand it to pyngrok
 # through `ngrok_path`. Behaviour is chosen by environment variables:

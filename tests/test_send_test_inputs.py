@@ -17,7 +17,7 @@ from tests.helpers import run_cli
 from whatsable_cli.delivery.results import DNS, REFUSED, TLS
 from whatsable_cli.send_test.sender import classify
 
-# Golden vector 3 of reference/webhooks.md: the `whatsable` scheme over the 126-byte envelope.
+# A golden vector: the `whatsable` scheme (hex HMAC-SHA256) over the seed page's 126-byte envelope.
 GOLDEN_BODY = (
     b'{"event":"message_status","data":{"message_id":"wamid.123456789","status":"delivered",'
     b'"timestamp":"2024-03-23T21:41:44.477Z"}}'

@@ -1,4 +1,4 @@
-"""Signing and verification: the golden vectors of reference/webhooks.md, and one defect per test."""
+"""Signing and verification: published golden vectors for each scheme, and one defect per test."""
 
 from __future__ import annotations
 

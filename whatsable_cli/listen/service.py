@@ -47,7 +47,7 @@ class _UtcClock:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-25T12:00:00.123Z, as datetime's isoformat writes it.
 
     Once per request on the hot path: the date and time of day are formatted once per second, the whole
-    value once per millisecond (a burst shares it): 2.6 -> 0.3 µs.
+    value once per millisecond (a burst shares it), instead of a datetime per request.
     """
 
     def __init__(self) -> None:

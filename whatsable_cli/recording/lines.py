@@ -128,7 +128,7 @@ class RecordedRequest:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
     def to_dict(self) -> JsonObject:
-        # Built field by field, not with asdict (a recursive deep copy, ~60 µs): this runs once per
+        # Built field by field, not with asdict (a recursive deep copy): this runs once per
         # received request, on the listener's hot path. Same keys, same order, same values.
         raw: JsonObject = {name: getattr(self, name) for name in self.__dataclass_fields__}
         raw["type"] = RECORD_TYPE_REQUEST
@@ -147,7 +147,7 @@ class RecordedRequest:
     def to_json_line(self) -> bytes:
         # The same bytes as json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) (a test
         # holds them equal for every field shape), written out by hand: once per received request on the
-        # listener's hot path, 4 µs instead of 9 µs. Each string goes through json's own C escaper.
+        # listener's hot path, in about half json.dumps's time. Each string goes through json's own C escaper.
         sig = self.signature
         signature = (
             ""

@@ -16,7 +16,7 @@ from rich.text import Text
 class Line:
     """A styled line that becomes rich Text only on its way to a terminal; a pipe gets its plain text.
 
-    Building rich Text costs about 1 µs per styled piece; at thousands of events per second to a pipe,
+    Building rich Text costs time per styled piece; at thousands of events per second to a pipe,
     where every style is dropped anyway, that is render-thread time (and GIL) spent for nothing.
     """
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from whatsable_cli.errors import BadInputError
 
-# Log-spaced buckets 1% apart from 10 µs to ~30 min: quantiles within 1%, in ~2,000 ints whatever the count.
+# Log-spaced buckets 1% apart from 10 microseconds to ~30 min: quantiles within 1%, in ~2,000 ints whatever the count.
 _MIN_MS = 0.01
 _GROWTH = 1.01
 _LOG_GROWTH = math.log(_GROWTH)
