@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from whatsable_cli.config import DEFAULT_MAX_BODY, DEFAULT_PATH, SELF_TEST_HEADE
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen.connections import Connection, ListenerServer
 from whatsable_cli.listen.exchange import JSON_TYPE, Incoming, Reply, json_reply, unavailable_reply
-from whatsable_cli.listen.limits import RateLimited
 from whatsable_cli.listen.model import HEALTH_PATH
+from whatsable_cli.listen.server_log import ServerLog, one_line
 
 __all__ = ["ListenerHandler", "RunningServer", "ServerSettings", "start_server"]
 
@@ -35,7 +34,6 @@ LINGER_S = 10.0
 # that reached the handler under one of them is the decoded one. Any other coding is left as it came.
 DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_LOGGER_NAME = "whatsable_cli.listen.server"
 
 
 class ListenerHandler(Protocol):
@@ -159,7 +157,7 @@ class Routes:
         except TimeoutError:
             return json_reply(408, {"error": "body_timeout"})
         except web.RequestPayloadError as exc:  # bad chunk framing, a body its Content-Encoding cannot decode
-            return json_reply(400, {"error": "bad_body", "detail": _one_line(exc)})
+            return json_reply(400, {"error": "bad_body", "detail": one_line(exc)})
         except ConnectionError:  # the client went away mid-body: there is nobody to answer
             return json_reply(400, {"error": "incomplete_body"})
 
@@ -225,45 +223,11 @@ def _fits_header(text: str) -> bool:
     return True
 
 
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-class _Warnings(logging.Handler):
-    """aiohttp.web's own log (a request it could not parse, a handler that failed) as one-line warnings."""
-
-    def __init__(self, warn: Callable[[str], None]) -> None:
-        super().__init__(logging.WARNING)
-        self._warn = RateLimited(warn, interval=10.0)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            message += f": {_one_line(record.exc_info[1])}"
-        self._warn(message)
-
-
-class _ServerLog:
-    """Routes aiohttp.web's log to `warn` while a server runs; never a traceback on stderr for a client's
-    malformed request."""
-
-    def __init__(self, warn: Callable[[str], None]) -> None:
-        self.logger = logging.getLogger(_LOGGER_NAME)
-        self.logger.propagate = False
-        self.logger.setLevel(logging.WARNING)
-        self._handler = _Warnings(warn)
-        self.logger.addHandler(self._handler)
-
-    def close(self) -> None:
-        self.logger.removeHandler(self._handler)
-
-
 class RunningServer:
     """A started server; `close()` stops it: no new connections, idle ones closed, in-flight requests
     finish within the grace period, the rest are cut."""
 
-    def __init__(self, runner: web.ServerRunner, log: _ServerLog) -> None:
+    def __init__(self, runner: web.ServerRunner, log: ServerLog) -> None:
         self._runner = runner
         self._log = log
 
@@ -298,7 +262,7 @@ async def start_server(
     handler: ListenerHandler, settings: ServerSettings, host: str, port: int, warn: Callable[[str], None]
 ) -> tuple[RunningServer, int]:
     """Start serving; returns the server and the port actually bound (BadInputError when unusable)."""
-    log = _ServerLog(warn)
+    log = ServerLog(warn)
     connections: dict[asyncio.BaseTransport, Connection] = {}
     routes = Routes(handler, settings, warn, connections)
     server = ListenerServer(
