@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -12,7 +11,7 @@ from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.jsonl import SkipWarning, iter_parsed_lines
-from whatsable_cli.recording.lines import RECORD_TYPE_FORWARD, RECORD_TYPE_REQUEST, decode_body, is_recording_object
+from whatsable_cli.recording.lines import RecordedRequest, entry_from_dict, is_recording_object
 from whatsable_cli.webhooks.events import KIND_EMPTY, KIND_NOT_JSON, ParsedEvent, parse_body
 from whatsable_cli.webhooks.fixtures import find_fixture
 
@@ -122,53 +121,22 @@ def resolve_sources(specs: Iterable[str]) -> list[Source]:
     return sources
 
 
-def _marked_header(pair: Any) -> tuple[str, str]:
-    """[name, value], or [name, base64 of the value's bytes, "base64"] for a value that was not UTF-8: its bytes
-    come back as surrogate escapes (then it is skipped with a warning: it cannot be sent as it was)."""
-    if len(pair) == 2:
-        return str(pair[0]), str(pair[1])
-    name, value, encoding = pair
-    if encoding != "base64":
-        raise ValueError(f"unknown header value encoding {encoding!r}")
-    return str(name), base64.b64decode(str(value), validate=True).decode("utf-8", "surrogateescape")
-
-
 def _recorded_items(
     lines: Iterable[bytes], origin: str, *, strict: bool, on_skip: SkipWarning | None
 ) -> Iterator[ReplayItem]:
     def parse(raw: Any) -> ReplayItem | None:
-        """A request line straight into a ReplayItem (no RecordedRequest per line: this runs a million times)."""
-        if not isinstance(raw, dict):
-            raise ValueError("not a JSON object")
-        kind = raw.get("type", RECORD_TYPE_REQUEST)
-        if kind == RECORD_TYPE_FORWARD:
+        """A request line as the item to re-send (a forward line: nothing to send)."""
+        entry = entry_from_dict(raw)  # the recording line's one reader
+        if not isinstance(entry, RecordedRequest):
             return None
-        if kind != RECORD_TYPE_REQUEST:
-            raise ValueError(f"unknown line type {kind!r}")
-        request_id = str(raw["id"])
-        if raw.get("body_omitted"):  # still selected by the filters, then skipped and counted by the replay
-            reason = f"{origin}: request {request_id} was recorded without its body (over the size limit)"
-            received_at, event_type = str(raw["received_at"]), raw.get("event_type")
-            return ReplayItem(
-                origin, b"", [], str(raw.get("method", "POST")), request_id, received_at, event_type, reason
-            )
-        try:
-            headers = [(str(k), str(v)) for k, v in raw.get("headers", ())]
-        except ValueError:  # a header of three: [name, value, encoding]
-            headers = [_marked_header(pair) for pair in raw["headers"]]
-        if "decoded" in raw.get(
-            "flags", ()
-        ):  # the body was recorded decompressed: its Content-Encoding no longer holds
+        method, received_at, event_type = entry.method, entry.received_at, entry.event_type
+        if entry.body_omitted:  # still selected by the filters, then skipped and counted by the replay
+            reason = f"{origin}: request {entry.id} was recorded without its body (over the size limit)"
+            return ReplayItem(origin, b"", [], method, entry.id, received_at, event_type, reason)
+        headers = entry.headers
+        if "decoded" in entry.flags:  # the body was recorded decompressed: its Content-Encoding no longer holds
             headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
-        return ReplayItem(
-            origin,
-            decode_body(str(raw.get("body", "")), str(raw.get("body_encoding", "utf-8"))),
-            headers,
-            str(raw.get("method", "POST")),
-            request_id,
-            str(raw["received_at"]),
-            raw.get("event_type"),
-        )
+        return ReplayItem(origin, entry.body_bytes, headers, method, entry.id, received_at, event_type)
 
     for item in iter_parsed_lines(lines, Path(origin), parse, strict=strict, on_skip=on_skip):
         if item is not None:
