@@ -180,5 +180,34 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(results)
 
 
+# -- the history row (bench_history.py), among the project's own, before the peers' ----------------------
+
+from benchmarks import bench_history  # noqa: E402
+
+
+def _own_data_dir(benchmark: Benchmark) -> Benchmark:
+    """A row's listeners keep their history in the row's temporary folder, not in the user's data dir."""
+
+    def run_in(workdir: Path, **options: Any) -> dict[str, Any]:
+        previous = os.environ.get("WHATSABLE_DATA_DIR")
+        os.environ["WHATSABLE_DATA_DIR"] = str(workdir / "data")
+        try:
+            return benchmark(workdir, **options)
+        finally:
+            if previous is None:
+                os.environ.pop("WHATSABLE_DATA_DIR", None)
+            else:
+                os.environ["WHATSABLE_DATA_DIR"] = previous
+
+    return run_in
+
+
+ROWS = {
+    **{name: Row(_own_data_dir(row.run), row.against, row.group) for name, row in ROWS.items() if row.group == "own"},
+    "history": Row(bench_history.run, "its targets", "own"),
+    **{name: Row(_own_data_dir(row.run), row.against, row.group) for name, row in ROWS.items() if row.group != "own"},
+}
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,8 +3,9 @@
 
 # Tests copy this file into tmp_path with `#!<sys.executable>` as its first line and hand it to pyngrok
 # through `ngrok_path`. Behaviour is chosen by environment variables:
-#   FAKE_NGROK_SCENARIO   ok (default) | 4018 | 105 | 108 | offline | silent | api_error | too_old
-#                         | old_api | domain_in_use | domain_not_yours
+#   FAKE_NGROK_SCENARIO   ok (default) | 4018 | 105 | 107 | 108 | offline | offline_dns | offline_eof
+#                         | offline_x509 | silent | api_error | too_old | old_api | domain_in_use
+#                         | domain_not_yours (ERR_NGROK_320) | domain_not_reserved (ERR_NGROK_7118)
 #   FAKE_NGROK_LOG        a JSONL file: argv, API request bodies and forwarded requests are appended to it
 #   FAKE_NGROK_SESSION    a file holding the pid of the agent that owns "the account's one session":
 #                         a second live agent gets ERR_NGROK_108, as on ngrok's free plan
@@ -60,6 +61,12 @@ AUTH_ERRORS = {
     "105": "authentication failed: The authtoken you specified does not look like a proper ngrok tunnel authtoken.\n"
     "Your authtoken: {token}\nInstructions to install your authtoken are on your ngrok dashboard:\n"
     "https://dashboard.ngrok.com/get-started/your-authtoken\r\n\r\nERR_NGROK_105\r\n",
+    "107": "authentication failed: The authtoken you specified is properly formed, but it is invalid.\n"
+    "Your authtoken: {token}\nThis usually happens when:\n    - You reset your authtoken\n"
+    "    - Your authtoken was for a team account that you were removed from\n"
+    "    - You are using ngrok link and this credential was explicitly revoked\n"
+    "Go to your ngrok dashboard and double check that your authtoken is correct:\n"
+    "https://dashboard.ngrok.com/get-started/your-authtoken\r\n\r\nERR_NGROK_107\r\n",
     "108": "authentication failed: Your account is limited to 1 simultaneous ngrok agent sessions.\n"
     "You can run multiple simultaneous tunnels from a single agent session by defining the tunnels in your "
     "agent configuration file and starting them with the command `ngrok start --all`.\n"
@@ -69,8 +76,20 @@ ENDPOINT_ERRORS = {
     "domain_in_use": "failed to start tunnel: The endpoint '{url}' is already online. Either\n"
     "1. stop your existing endpoint first, or\n2. start both endpoints with `--pooling-enabled`"
     "\r\n\r\nERR_NGROK_334\r\n",
-    "domain_not_yours": "failed to start tunnel: Failed to bind the domain '{url}' to the account 'fake'.\n"
-    "This domain is reserved for another account.\r\n\r\nERR_NGROK_313\r\n",
+    "domain_not_yours": "failed to start tunnel: This domain is reserved for another account.\n"
+    "Failed to create an endpoint with the domain '{host}' for the account 'fake'.\n"
+    "If you have reserved this name, make sure that you are using an authtoken credential for the appropriate "
+    "account.\nReserve a name on your dashboard: https://dashboard.ngrok.com/domains/new\r\n\r\nERR_NGROK_320\r\n",
+    "domain_not_reserved": "failed to start tunnel: The domain '{host}' is not reserved by your account."
+    "\r\n\r\nERR_NGROK_7118\r\n",
+}
+# What the agent keeps logging when it cannot reach ngrok's servers (it retries for ever).
+OFFLINE_ERRORS = {
+    "offline": 'failed to dial ngrok server with address "connect.ngrok-agent.com:443": dial tcp: '
+    "lookup connect.ngrok-agent.com: no such host",
+    "offline_dns": "lookup connect.ngrok-agent.com on 127.0.0.53:53: server misbehaving",
+    "offline_eof": "EOF",
+    "offline_x509": "x509: certificate signed by unknown authority",
 }
 
 
@@ -233,7 +252,8 @@ class AgentApi(BaseHTTPRequestHandler):
                 },
             )
         elif SCENARIO in ENDPOINT_ERRORS:
-            err = ENDPOINT_ERRORS[SCENARIO].format(url=body.get("url", "https://example.ngrok.app"))
+            url = body.get("url", "https://example.ngrok.app")
+            err = ENDPOINT_ERRORS[SCENARIO].format(url=url, host=urlsplit(url).hostname)
             self._json(
                 502, {"error_code": 103, "status_code": 502, "msg": "failed to start tunnel", "details": {"err": err}}
             )
@@ -290,17 +310,13 @@ def start(argv: list[str]) -> None:
         threading.Event().wait()
     if not token or SCENARIO == "4018":  # 4018 with a token: e.g. one the account no longer accepts
         fail_session("4018", "")
-    if SCENARIO in ("105", "108"):
+    if SCENARIO in ("105", "107", "108"):
         fail_session(SCENARIO, token)
     if session_taken():
         fail_session("108", token)
-    if SCENARIO == "offline":
-        dial = (
-            'failed to dial ngrok server with address "connect.ngrok-agent.com:443": dial tcp: '
-            "lookup connect.ngrok-agent.com: no such host"
-        )
+    if SCENARIO in OFFLINE_ERRORS:
         while True:
-            say("eror", "failed to reconnect session", obj="tunnels.session", err=quoted(dial))
+            say("eror", "failed to reconnect session", obj="tunnels.session", err=quoted(OFFLINE_ERRORS[SCENARIO]))
             time.sleep(0.5)
     say("info", "client session established", obj="tunnels.session")
     say("info", "tunnel session started", obj="tunnels.session")

@@ -109,10 +109,10 @@ def test_exported_curl_of_a_decoded_body_drops_its_content_encoding(tmp_path: Pa
 
 @pytest.mark.parametrize("command", ["listen", "doctor"])
 @pytest.mark.parametrize("port", ["99999", "-5"])
-def test_a_port_out_of_range_is_bad_input_not_a_crash(command: str, port: str) -> None:
+def test_a_port_out_of_range_is_a_usage_error_not_a_crash(command: str, port: str) -> None:
     run = run_cli(command, "--no-tunnel", "--port", port)
-    assert run.exit_code == 7, run.stderr
-    assert "0 to 65535" in run.stderr and "unexpected" not in run.stderr
+    assert run.exit_code == 2, run.stderr
+    assert "Invalid value for '--port'" in run.stderr and "unexpected" not in run.stderr
 
 
 def test_a_port_in_the_config_file_that_is_not_a_number_is_bad_input(tmp_path: Path) -> None:
@@ -127,8 +127,8 @@ def test_replay_with_a_malformed_set_is_bad_input_before_anything_is_sent(tmp_pa
     path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
     with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
         run = run_cli("replay", str(path), "--to", endpoint.url, "--set", "nodot")
-    assert run.exit_code == 7, run.stdout + run.stderr
-    assert run.stderr.startswith("error: invalid --set 'nodot'") and "hint:" in run.stderr
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "Invalid value for '--set': invalid --set 'nodot'" in " ".join(run.stderr.replace("│", " ").split())
     assert endpoint.received.bodies == []
 
 
@@ -148,11 +148,11 @@ def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_
     assert narrow.exit_code == wide.exit_code == 4
     lines = narrow.stdout.splitlines()
     table = [line for line in lines if line[:1] in "┏┃┡│├└"]
-    assert len(table) == 17 and all(len(line) <= 80 for line in table)  # 10 checks, one row each, + 7 rules
+    assert len(table) == 19 and all(len(line) <= 80 for line in table)  # 12 checks (2 skipped), + 7 rules
     failure = next(line for line in lines if line.startswith("✗ FAIL tampered body"))
     assert "your endpoint accepted a forged event" in failure
     assert lines[lines.index(failure) + 1].strip().startswith("hint: compute the HMAC")
-    assert lines[-1].startswith("FAIL: 10 checks") and lines[-1].endswith("(exit 4)")
+    assert lines[-1].startswith("FAIL: 12 checks") and lines[-1].endswith("(exit 4)")
     assert "hint" in wide.stdout.splitlines()[2] and not any(
         line.startswith("✗ FAIL") for line in wide.stdout.splitlines()
     )
@@ -160,19 +160,20 @@ def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_
 
 def test_listen_banner_says_how_to_send_a_test_event() -> None:
     from whatsable_cli.listen.model import ListenInfo, Routing
-    from whatsable_cli.render.listen import banner
+    from whatsable_cli.render.listen import Origin, banner
 
     info = ListenInfo("127.0.0.1", 4242, "/webhook", None, False, "auto", False, Routing((), ()), "relay", frozenset())
     assert any(
-        "Try it       [bold]whatsable send-test http://127.0.0.1:4242/webhook[/]" in line for line in banner(info)
+        "Try it       [bold]whatsable send-test http://127.0.0.1:4242/webhook --no-security-checks[/]" in line
+        for line in banner(info)
     )
     signed = ListenInfo("0.0.0.0", 5000, "/in", None, True, "standard", True, Routing((), ()), "relay", frozenset())
-    expected = 'whatsable send-test http://127.0.0.1:5000/in --secret "$WHATSABLE_SECRET" --scheme standard'
+    expected = 'whatsable send-test http://127.0.0.1:5000/in --secret "$WHATSABLE_SECRET" --scheme standard[/]'
     tunnel = ListenInfo(
         "127.0.0.1", 1, "/in", None, False, "auto", False, Routing((), ()), "relay", frozenset(), "https://x.ngrok.app"
     )
-    assert any("whatsable send-test https://x.ngrok.app/in[/]" in line for line in banner(tunnel))  # the whole path
-    assert any(expected in line for line in banner(signed))
+    assert any("whatsable send-test https://x.ngrok.app/in --no-security-checks" in line for line in banner(tunnel))
+    assert any(expected in line for line in banner(signed, Origin(None, "WHATSABLE_SECRET")))
 
 
 def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visible(
@@ -189,8 +190,8 @@ def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visibl
     duplicate.flags = ["duplicate"]
     assert render.render_event_rows([EventRow(duplicate)], json_output=False) == 1
     lines = Text.from_ansi(terminal.getvalue()).plain.splitlines()
-    assert lines[0].split() == ["id", "received", "(UTC)", "signature", "forwards", "summary"]
-    assert "[duplicate] +8801734363287: " in lines[1] and len(lines[1]) <= 80
+    assert lines[0].split() == ["id", "received", "signature", "forwards", "summary"]  # local time, as everywhere
+    assert "[duplicate] John Doe +88017" in lines[1] and len(lines[1]) <= 80  # the summary: sender, then text
 
 
 @pytest.mark.parametrize(
@@ -198,38 +199,44 @@ def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visibl
     [("--status", "deliverd", "sent, delivered, read, failed"), ("--event", "incomming_message", "message_status")],
 )
 @pytest.mark.parametrize("command", ["events list", "replay"])
-def test_a_filter_value_that_can_never_match_is_bad_input(
+def test_a_filter_value_that_can_never_match_is_a_usage_error(
     tmp_path: Path, command: str, option: str, typo: str, valid: str
 ) -> None:
     # It answered "no recorded requests match" (exit 0): a typo looked like an empty recording.
     path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
     extra = ["--to", "http://127.0.0.1:9/"] if command == "replay" else ["--record"]
     run = run_cli(*command.split(), *extra, str(path), option, typo)
-    assert run.exit_code == 7, run.stdout + run.stderr
-    assert f"error: unknown {option} '{typo}'" in run.stderr and valid in run.stderr
+    assert run.exit_code == 2, run.stdout + run.stderr
+    said = " ".join(run.stderr.replace("│", " ").split())
+    assert f"Invalid value for '{option}': '{typo}' is not one of" in said and valid in said
+    assert "did you mean" in said
 
 
-def test_listen_warns_about_an_event_type_whatsable_does_not_send() -> None:
-    from whatsable_cli.commands.listen_settings import ListenOptions, listen_settings
-    from whatsable_cli.config import Config
+def test_a_typo_in_an_event_type_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    # It was a warning, and every event was then hidden (--event) or misrouted (--route).
+    for option in ("--event", "--route"):
+        value = "incomming_message" + ("=3000" if option == "--route" else "")
+        run = run_cli("listen", "--no-tunnel", option, value)
+        said = " ".join(run.stderr.replace("│", " ").split())
+        assert run.exit_code == 2, said
+        assert "did you mean 'incoming_message'?" in said.lower()
+    config = tmp_path / "c.toml"  # the same typo in the config file: bad config, exit 7
+    config.write_text('[routes]\nincomming_message = "http://localhost:3000/in"\n')
+    run = run_cli("listen", "--no-tunnel", "--config", str(config))
+    assert run.exit_code == 7 and "did you mean 'incoming_message'?" in run.stderr
 
-    config = Config()
-    options = ListenOptions(event=["incomming_message"], route=["message_status=http://127.0.0.1:3000/s"])
-    settings = listen_settings(config, options)
-    assert settings.event_filter == frozenset({"incomming_message"})  # a future event type must still work
-    assert len(config.warnings) == 1 and "--event 'incomming_message' is not an event type" in config.warnings[0]
 
-
-def test_events_list_and_replay_say_which_recording_they_read_by_default() -> None:
-    # The newest recording can be a run that received nothing: "0 of 0" without a file name is a puzzle.
+def test_events_list_and_replay_say_what_they_read_by_default() -> None:
+    # A recording an earlier version left in the data dir is imported on first use; replay with no source
+    # sends the history's latest run and says which one.
     from whatsable_cli.paths import new_recording_path
 
-    path = write_recording(new_recording_path(), [recorded(1, status_body(1))])
+    write_recording(new_recording_path(), [recorded(1, status_body(1))])
     listed = run_cli("events", "list")
-    assert listed.exit_code == 0 and f"the newest recording: {path}" in listed.stderr
+    assert listed.exit_code == 0 and "imported 1 events from 1 earlier recordings" in listed.stderr
     with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
         replayed = run_cli("replay", "--to", endpoint.url)
-    assert replayed.exit_code == 0 and f"replaying the newest recording: {path}" in replayed.stderr
+    assert replayed.exit_code == 0 and "replaying run 1 of the history" in replayed.stderr
     assert len(endpoint.received.bodies) == 1
 
 
@@ -269,7 +276,7 @@ def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> No
         signed = run_cli("send-test", endpoint.url, "--secret", "s3cret")
         unsigned = run_cli("send-test", endpoint.url, "--no-semantics-checks")
     assert signed.exit_code == 0 and "warning:" not in signed.stderr
-    assert "note: replay checks skipped: the whatsable scheme signs no timestamp" in signed.stderr
+    assert "note: replay checks skipped: the whatsable-hmac scheme signs no timestamp" in signed.stderr
     assert unsigned.stderr.startswith("warning: security checks skipped: no secret")
     dry_run = run_cli("send-test", "http://127.0.0.1:9/", "--secret", "s3cret", "--dry-run")
     assert dry_run.stderr.startswith("note: replay checks skipped") and "warning:" not in dry_run.stderr
@@ -278,8 +285,9 @@ def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> No
 def test_listen_public_url_that_is_not_http_is_bad_input() -> None:
     # The banner showed "notaurl/webhook  (paste this into WhatsAble)".
     run = run_cli("listen", "--public-url", "hooks.example.com", "--port", "0")
-    assert run.exit_code == 7, run.stderr
-    assert "error: --public-url 'hooks.example.com' is not an http(s) URL" in run.stderr
+    assert run.exit_code == 2, run.stderr
+    said = " ".join(run.stderr.replace("│", " ").split())
+    assert "Invalid value for '--public-url': --public-url 'hooks.example.com' is not an http(s) URL" in said
 
 
 def test_a_recording_line_missing_a_field_names_the_field(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from benchmarks import peer_install, run  # noqa: E402
 from benchmarks.stats import percentile, ratio, steady_rate, summarise  # noqa: E402
 
 PEERS = ["express-ingest", "mitm-forward-c1", "mitm-forward-c32", "mitm-replay"]
-OWN = ["ingest", "forwarding", "replay", "replay-memory", "startup"]
+OWN = ["ingest", "forwarding", "replay", "replay-memory", "startup", "history"]
 
 
 def measured(met: bool, **extra: Any) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def test_missing_token_and_old_agent_exit_6_with_fixes(agent: Path, monkeypatch:
     assert "✗ fail  ngrok version" in run.stdout and "is too old (need 3.30.0 or newer)" in run.stdout
     assert "✗ fail  ngrok authtoken" in run.stdout and "ngrok config add-authtoken" in run.stdout
     assert "fix:" in run.stdout
-    assert "check(s) failed (exit 6)" in run.stdout
+    assert "2 checks failed (exit 6)" in run.stdout  # singular and plural right
 
 
 def test_missing_named_binary_exits_6(tmp_path: Path) -> None:

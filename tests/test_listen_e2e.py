@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +20,7 @@ from whatsable_cli.webhooks.signing import sign
 SECRET = "test_signature_secret"
 
 
-async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
+async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path, isolated_dirs: Path) -> None:
     recording = tmp_path / "rec.jsonl"
     with (tmp_path / "stdout").open("wb") as stdout:
         proc, url = spawn_listener("--output", "json", "--record", str(recording), "--secret", SECRET, stdout=stdout)
@@ -51,6 +52,14 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) ->
     assert 150 <= len(acknowledged) < 600  # killed mid-stream: later requests were never acknowledged
     assert set(acknowledged) <= recorded_ids
     assert all(r.signature is not None and r.signature.result == "verified" for r in requests)
+    # The history: it opens cleanly (its WAL is recovered), and holds every acknowledged request, verified.
+    history = isolated_dirs / "data" / "history.sqlite3"
+    with sqlite3.connect(history) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = dict(conn.execute("SELECT id, sig_result FROM requests").fetchall())
+    assert set(acknowledged) <= set(stored) and set(stored.values()) == {"verified"}
+    listed = run_cli("events", "list", "--all", "--json")
+    assert listed.exit_code == 0 and {json.loads(line)["id"] for line in listed.stdout.splitlines()} == set(stored)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -75,7 +84,9 @@ async def test_a_stop_signal_ends_cleanly_with_a_summary_and_json_events(tmp_pat
     stderr = proc.stderr.read().decode()
     assert "Stopped. 3 events" in stderr
     assert "forwards     3 ok, 0 failed" in stderr
-    events = [json.loads(line) for line in stdout_path.read_text().splitlines()]
+    lines = [json.loads(line) for line in stdout_path.read_text().splitlines()]
+    assert lines[0]["type"] == "ready" and lines[-1]["type"] == "summary" and lines[-1]["events"] == 3
+    events = lines[1:-1]
     assert [e["event_type"] for e in events] == ["message_status", "incoming_message", "message_status"]
     assert all(e["type"] == "event" and e["forwards"][0]["status"] == 200 for e in events)
     assert events[2]["data"]["status"] == "failed"

@@ -41,7 +41,7 @@ async def test_signed_event_is_recorded_verified_and_acknowledged(tmp_path: Path
     assert recorded.body_bytes == VECTOR_BODY
     assert recorded.event_type == "message_status"
     assert recorded.signature is not None and recorded.signature.result == "verified"
-    assert recorded.signature.scheme == "whatsable"
+    assert recorded.signature.scheme == "whatsable-hmac"  # auto names the construction that verified
     assert recorded.header("X-Webhook-Signature") == VECTOR_SIGNATURE
     assert os.stat(listener.settings.record_path or "").st_mode & 0o777 == 0o600
 

@@ -66,7 +66,9 @@ def test_wheel_runs_from_another_directory_with_bundled_fixtures(installed: Path
     listed = run_installed(installed, elsewhere, "whatsable", "fixtures", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     fixtures = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert len(fixtures) == 10
+    bundled = Path(__file__).resolve().parent.parent / "fixtures"
+    assert len(fixtures) == len([*bundled.glob("*/*.json"), *bundled.glob("flat/*/*.json")])  # both families
+    assert all(f["origin"] in ("documented", "adapted") for f in fixtures)  # sources.toml shipped too
     assert all(Path(f["path"]).is_relative_to(package / "_fixtures") for f in fixtures)
 
     dry = run_installed(

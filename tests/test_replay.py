@@ -79,7 +79,8 @@ def test_resigns_with_a_fresh_signature_the_endpoint_verifies(tmp_path: Path, sc
         run = replay(str(path), "--to", endpoint.url, "--secret", new_secret, "--scheme", scheme, "--json")
     assert run.exit_code == 0, run.stdout + run.stderr
     assert [d["status"] for d in ndjson(run) if d["type"] == "delivery"] == [200, 200, 200]
-    other_headers = {h.lower() for s in SCHEMES.values() if s.name != scheme for h in s.header_names}
+    own = {h.lower() for h in SCHEMES[scheme].header_names}  # two schemes share X-Webhook-Signature
+    other_headers = {h.lower() for s in SCHEMES.values() for h in s.header_names} - own
     for headers in endpoint.received.headers:
         assert not other_headers & set(lower_keys(headers)), "old signature headers must be replaced"
     if SCHEMES[scheme].timestamped:  # a fresh id per request, not the recorded one
@@ -88,7 +89,7 @@ def test_resigns_with_a_fresh_signature_the_endpoint_verifies(tmp_path: Path, sc
     assert new_secret not in run.stdout + run.stderr
 
 
-def test_secret_from_the_environment_and_edit_are_signed_together(tmp_path: Path) -> None:
+def test_secret_from_the_environment_and_edit_are_signed_together_with_resign(tmp_path: Path) -> None:
     path = write_recording(tmp_path / "rec.jsonl", [signed_request(1, status_body(1))])
     with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "env-secret", r)) as endpoint:
         run = run_cli(
@@ -98,11 +99,39 @@ def test_secret_from_the_environment_and_edit_are_signed_together(tmp_path: Path
             endpoint.url,
             "--set",
             "data.status=read",
+            "--resign",
             env={"WHATSABLE_SECRET": "env-secret"},
         )
     assert run.exit_code == 0, run.stderr
     assert json.loads(endpoint.received.bodies[0])["data"]["status"] == "read"
     assert "warning" not in run.stderr
+    assert "1 request re-signed with the whatsable scheme, secret from WHATSABLE_SECRET (--resign)" in run.stderr
+
+
+def test_an_exported_secret_alone_does_not_re_sign(tmp_path: Path) -> None:
+    # An unsigned recording must not reach the app valid just because WHATSABLE_SECRET is exported.
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "env-secret", r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url, env={"WHATSABLE_SECRET": "env-secret"})
+    assert run.exit_code == 4  # the endpoint rightly rejects the unsigned request
+    assert not any(k.lower() == "x-webhook-signature" for k in endpoint.received.headers[0])
+    assert "re-signed" not in run.stderr
+
+
+def test_a_secret_on_the_command_line_re_signs_and_says_so(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(i, status_body(i)) for i in range(2)])
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "cli-secret", r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url, "--secret", "cli-secret", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert all(json.loads(line)["resigned"] for line in run.stdout.splitlines()[:-1])
+    assert "2 requests re-signed with the whatsable scheme, secret from --secret (--resign)" in run.stderr
+
+
+def test_resign_without_a_secret_is_bad_input(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    run = run_cli("replay", str(path), "--to", "http://127.0.0.1:9/x", "--resign")
+    assert run.exit_code == 7
+    assert "--resign needs a signing secret" in run.stderr
 
 
 def test_edit_without_a_secret_warns_that_the_kept_signature_will_not_verify(tmp_path: Path) -> None:
@@ -111,7 +140,7 @@ def test_edit_without_a_secret_warns_that_the_kept_signature_will_not_verify(tmp
         run = replay(str(path), "--to", endpoint.url, "--set", "data.status=failed")
     assert run.exit_code == 4  # the endpoint rightly rejected the edited bodies
     assert run.stderr.count("warning:") == 1  # once, not once per request
-    assert "--set edit" in run.stderr and "--secret" in run.stderr
+    assert "--set edit" in run.stderr and "--resign" in run.stderr
     assert "warning ×3" in run.stdout
     assert all(json.loads(b)["data"]["status"] == "failed" for b in endpoint.received.bodies)
 
@@ -273,14 +302,7 @@ def test_expect_and_unreachable_exit_codes(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["no-such-thing"], "no such file, folder or fixture"),
-        (["--rate", "fast"], "invalid --rate"),
-        (["--expect", "ok"], "invalid --expect"),
-        (["--since", "yesterday-ish"], "cannot read the time"),
-        (["--where", "nothing"], "invalid --where"),
         (["--secret", "not-base64!", "--scheme", "standard"], "not a Standard Webhooks key"),
-        (["--scheme", "nope", "--secret", "x"], "unknown signature scheme"),
-        (["--concurrency", "0"], "--concurrency must be at least 1"),
-        (["--to", "localhost:3000/hook"], "is not an http(s) URL"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_7(tmp_path: Path, args: list[str], message: str) -> None:
@@ -288,6 +310,26 @@ def test_bad_input_is_one_line_and_exit_7(tmp_path: Path, args: list[str], messa
     run = replay(str(path), "--to", "http://127.0.0.1:9/x", *args)
     assert run.exit_code == 7
     assert message in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "fast"], "invalid --rate"),
+        (["--expect", "ok"], "invalid --expect"),
+        (["--since", "yesterday-ish"], "cannot read the time"),
+        (["--where", "nothing"], "invalid --where"),
+        (["--scheme", "nope", "--secret", "x"], "'nope' is not one of"),
+        (["--concurrency", "0"], "Invalid value for '--concurrency' / '-c'"),
+        (["--to", "localhost:3000/hook"], "is not an http(s) URL"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error(tmp_path: Path, args: list[str], message: str) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(0, status_body(0))])
+    run = replay(str(path), "--to", "http://127.0.0.1:9/x", *args)
+    assert run.exit_code == 2
+    assert message in " ".join(run.stderr.replace("│", " ").split())
     assert "Traceback" not in run.stderr
 
 
@@ -359,7 +401,7 @@ def test_subprocess_replay_from_stdin_pipe(tmp_path: Path) -> None:
     env = {**os.environ, "WHATSABLE_SECRET": secret}
     with endpoints.serve(lambda r, _: endpoints.correct("svix", secret, r)) as endpoint:
         proc = subprocess.run(
-            [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "--scheme", "svix"],
+            [sys.executable, "-m", "whatsable_cli", "replay", "-", "--to", endpoint.url, "--scheme=svix", "--resign"],
             input=rec.read_bytes(),
             capture_output=True,
             env=env,
@@ -457,7 +499,7 @@ def test_ctrl_c_on_a_live_stdin_reports_what_was_sent_and_exits_130(tmp_path: Pa
     assert first.startswith("✓ 200".encode()), first
     assert b"Fatal Python error" not in stderr and b"Traceback" not in stderr, stderr.decode()
     assert proc.returncode == 130, stderr.decode()
-    assert b"replayed 1 of 1 requests" in stdout and b"passed 1" in stdout
+    assert b"replayed 1 of 1 request to" in stdout and b"passed 1" in stdout
     assert b"interrupted (Ctrl-C)" in stdout
     assert endpoint.received.bodies == [status_body(0)]
 

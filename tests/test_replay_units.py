@@ -101,7 +101,8 @@ def test_expect_and_rate_parsing() -> None:
 def test_relative_and_absolute_times() -> None:
     now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     assert parse_time("90m", now=now) == datetime(2026, 11, 25, 18, 30, tzinfo=UTC)
-    assert parse_time("2026-11-25T19:00", now=now) == datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
+    # without an offset: local time, as every display shows times
+    assert parse_time("2026-11-25T19:00", now=now) == datetime(2026, 11, 25, 19, 0).astimezone()
     assert parse_time("2026-11-25T19:00:00+01:00").hour == 19
 
 

@@ -31,6 +31,11 @@ def failing(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in report["checks"] if c["verdict"] in ("fail", "unreachable")]
 
 
+def sent(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks that sent a request (skipped ones are reported too, with verdict "skipped")."""
+    return [c for c in report["checks"] if c["verdict"] != "skipped"]
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_correct_endpoint_passes_every_check(scheme: str) -> None:
     secret = generate_secret(scheme)
@@ -41,14 +46,18 @@ def test_correct_endpoint_passes_every_check(scheme: str) -> None:
     assert report["passed"] and report["scheme"] == scheme
     groups = {c["group"] for c in report["checks"]}
     assert groups == {"delivery", "security", "idempotency", "ordering"}
-    forged = [c for c in report["checks"] if c["group"] == "security"]
+    forged = [c for c in sent(report) if c["group"] == "security"]
     assert len(forged) == (6 if scheme != "whatsable" else 4)
     assert all(c["status"] == 401 and c["verdict"] == "pass" for c in forged)
+    # what the scheme cannot check is reported skipped, not left out
+    skipped = [c["check"] for c in report["checks"] if c["verdict"] == "skipped"]
+    assert skipped == ([] if scheme != "whatsable" else ["stale timestamp", "future timestamp"])
+    assert report["summary"]["skipped"] == len(skipped)
     delivered = [c for c in report["checks"] if c["group"] == "delivery"]
     assert [c["request"] for c in delivered] == ["message_status/delivered", "incoming_message/text"]
     assert all(c["connect_ms"] is not None and c["total_ms"] >= c["connect_ms"] for c in delivered)
     assert "can't be seen from outside" in report["checks"][-3]["hint"]
-    assert len(endpoint.received.bodies) == report["summary"]["total"]
+    assert len(endpoint.received.bodies) == report["summary"]["total"] - report["summary"]["skipped"]
 
 
 def test_table_and_summary_on_a_passing_run() -> None:
@@ -56,7 +65,9 @@ def test_table_and_summary_on_a_passing_run() -> None:
         run = send_test(endpoint.url, "--secret", "s3cret")
     assert run.exit_code == 0
     assert "tampered body" in run.stdout and "✓ pass" in run.stdout
-    assert run.stdout.strip().splitlines()[-1].startswith("PASS: 10 checks")
+    assert "- skipped" in run.stdout  # the replay checks the whatsable scheme cannot run
+    assert run.stdout.strip().splitlines()[-1].startswith("PASS: 12 checks")
+    assert "10 passed, 2 skipped" in run.stdout
 
 
 def test_endpoint_without_verification_accepts_forged_events() -> None:
@@ -100,7 +111,7 @@ def test_always_500_fails_validation() -> None:
     assert first["verdict"] == "fail" and first["status"] == 500
     assert first["message"] == "answered 500, expected 2xx"
     assert first["response_snippet"] == "Internal Server Error"
-    security = [c for c in report["checks"] if c["group"] == "security"]
+    security = [c for c in sent(report) if c["group"] == "security"]
     assert all(c["verdict"] == "warn" and c["code"] == "rejected_with_5xx" for c in security)
 
 
@@ -124,7 +135,7 @@ def test_endpoint_slower_than_the_timeout_is_unreachable() -> None:
     assert first["message"] == "timed out after 0.3 s waiting for the answer"
     assert "answer 2xx first" in first["hint"]
     # The forgeries were rejected at once: the run went on after a timeout.
-    assert all(c["verdict"] == "pass" for c in report["checks"] if c["group"] == "security")
+    assert all(c["verdict"] == "pass" for c in sent(report) if c["group"] == "security")
 
 
 def test_redirect_is_a_failure_and_not_followed() -> None:
@@ -132,7 +143,7 @@ def test_redirect_is_a_failure_and_not_followed() -> None:
         run = send_test(endpoint.url, "--json", "--no-semantics-checks")
     assert run.exit_code == 4
     report = json_report(run)
-    assert {c["code"] for c in report["checks"]} == {"redirect"}
+    assert {c["code"] for c in sent(report)} == {"redirect"}
     assert "redirected (308 to /webhooks/whatsable/)" in report["checks"][0]["message"]
     assert len(endpoint.received.bodies) == 2  # one per event: the Location was never requested
 
@@ -160,7 +171,7 @@ def test_retryable_status_reports_retry_after() -> None:
     with endpoints.serve(lambda r, _: endpoints.status(503, r, {"Retry-After": "30"})) as endpoint:
         run = send_test(endpoint.url, "--event", "incoming_message", "--no-semantics-checks", "--json")
     assert run.exit_code == 4
-    [check] = json_report(run)["checks"]
+    [check] = sent(json_report(run))
     assert check["code"] == "retryable" and check["retry_after"] == "30"
     assert "answered 503 (retryable, Retry-After: 30)" in check["message"]
 
@@ -178,7 +189,7 @@ def test_max_latency_fails_a_slow_answer() -> None:
     with endpoints.serve(lambda r, _: endpoints.status(200, r)) as endpoint:
         run = send_test(endpoint.url, "--no-semantics-checks", "--max-latency", "0", "--json")
     assert run.exit_code == 4
-    assert {c["code"] for c in json_report(run)["checks"]} == {"too_slow"}
+    assert {c["code"] for c in sent(json_report(run))} == {"too_slow"}
 
 
 def test_without_a_secret_security_checks_are_skipped_and_said_so() -> None:
@@ -187,7 +198,9 @@ def test_without_a_secret_security_checks_are_skipped_and_said_so() -> None:
     assert run.exit_code == 0
     report = json_report(run)
     assert not report["signed"]
-    assert "security" not in {c["group"] for c in report["checks"]}
+    security = [c for c in report["checks"] if c["group"] == "security"]
+    assert security and {c["verdict"] for c in security} == {"skipped"}
+    assert security[0]["message"] == "not sent: no secret, so nothing to forge"
     assert "security checks skipped: no secret" in run.stderr
     assert not any(k.lower() == "x-webhook-signature" for k in endpoint.received.headers[0])
 

@@ -131,7 +131,10 @@ def test_listen_answers_401_to_a_forged_hostile_body(tmp_path: Path, body: bytes
     try:
         forged = [f"{k}: {v}".encode() for k, v in sign("whatsable", "a guessed secret", body).items()]
         status, answer = post_raw(url, forged, body)
-        assert status == 401, answer
+        # JSON nested deeper than Python's parser goes is answered as a body it cannot read (400), before any
+        # signature is looked at, as every unreadable body is; either way it is refused, never a 2xx or a 500
+        expected = (400, "not_json") if body.startswith(b"[[") else (401, "signature_required")
+        assert (status, answer.get("error")) == expected, answer
     finally:
         stop(proc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,24 @@ def test_agent_reports_missing_token_4018(tmp_path: Path, monkeypatch: pytest.Mo
     assert error.code == "ngrok_4018"
 
 
-def test_bad_token_105_is_redacted_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    error = failing_open(tmp_path, monkeypatch, "105")
-    assert error.message == "ngrok rejected the authtoken: it is malformed or wrong (ERR_NGROK_105)"
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("105", "ngrok rejected the authtoken: it does not look like an ngrok authtoken (ERR_NGROK_105)"),
+        (
+            "107",
+            "ngrok rejected the authtoken: it is well formed but invalid (reset, revoked, or from a team you left) "
+            "(ERR_NGROK_107)",
+        ),
+    ],
+)
+def test_bad_token_is_named_and_redacted_everywhere(
+    scenario: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    error = failing_open(tmp_path, monkeypatch, scenario)
+    assert error.message == message
+    assert error.code == f"ngrok_{scenario}"
+    assert error.hint is not None and "dashboard.ngrok.com/get-started/your-authtoken" in error.hint
     assert TOKEN not in f"{error.message} {error.hint}"
     # the agent did echo it ("Your authtoken: ..."); not even our in-memory ring of its lines keeps it
     assert any(f"Your authtoken: {REDACTED}" in line for line in RECENT_AGENT_LINES)
@@ -61,16 +77,41 @@ def test_domain_in_use_334(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert error.message == "the domain mine.ngrok-free.app is already online elsewhere (ERR_NGROK_334)"
 
 
-def test_domain_not_yours_313(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    error = failing_open(tmp_path, monkeypatch, "domain_not_yours", domain="theirs.ngrok.app")
-    assert error.message == "the domain theirs.ngrok.app does not belong to your ngrok account (ERR_NGROK_313)"
-    assert error.hint is not None and "--domain" in error.hint
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ("domain_not_yours", "the domain theirs.ngrok.app is reserved for another ngrok account (ERR_NGROK_320)"),
+        ("domain_not_reserved", "the domain theirs.ngrok.app is not reserved by your ngrok account (ERR_NGROK_7118)"),
+    ],
+)
+def test_domain_not_yours(scenario: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = failing_open(tmp_path, monkeypatch, scenario, domain="theirs.ngrok.app")
+    assert error.message == message
+    assert error.hint is not None and "--domain" in error.hint and "dashboard.ngrok.com/domains" in error.hint
 
 
-def test_offline_fails_fast_instead_of_retrying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    error = failing_open(tmp_path, monkeypatch, "offline", start_timeout=60)
+# The agent retries an unreachable server for ever; these runs allow it a minute, and must fail long before.
+OFFLINE_DEADLINE_S = 60
+
+
+@pytest.mark.parametrize(
+    ("scenario", "said"),
+    [
+        ("offline", "no such host"),
+        ("offline_dns", "server misbehaving"),
+        ("offline_eof", "EOF"),
+        ("offline_x509", "x509: certificate signed by unknown authority"),
+    ],
+)
+def test_offline_fails_fast_instead_of_retrying(
+    scenario: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = time.monotonic()
+    error = failing_open(tmp_path, monkeypatch, scenario, start_timeout=OFFLINE_DEADLINE_S)
+    assert time.monotonic() - started < OFFLINE_DEADLINE_S / 2  # at the first such line, not at the deadline
     assert error.message.startswith("cannot reach ngrok's servers: offline or blocked")
-    assert "no such host" in error.message
+    assert said in error.message
+    assert error.code == "offline"
     assert error.hint is not None and "--no-tunnel" in error.hint
 
 

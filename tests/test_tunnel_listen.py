@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -69,7 +70,8 @@ async def test_event_through_the_public_url_is_recorded_and_forwarded(agent: Pat
     ("scenario", "message"),
     [
         ("4018", "ngrok refused the session: no authtoken (ERR_NGROK_4018)"),
-        ("105", "ngrok rejected the authtoken: it is malformed or wrong (ERR_NGROK_105)"),
+        ("105", "ngrok rejected the authtoken: it does not look like an ngrok authtoken (ERR_NGROK_105)"),
+        ("107", "ngrok rejected the authtoken: it is well formed but invalid"),
         ("108", "(ERR_NGROK_108)"),
         ("offline", "cannot reach ngrok's servers: offline or blocked"),
         ("silent", "the ngrok agent was not ready within 0.5 s, so it was stopped"),
@@ -103,12 +105,18 @@ def test_listen_without_a_token_fails_at_once(agent: Path, monkeypatch: pytest.M
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["--domain", "not a domain"], ["--basic-auth", "dev:short"], ["--no-tunnel", "--domain", "a.ngrok.app"]],
+    ("args", "code"),
+    [
+        (["--domain", "not a domain"], 2),  # a value the option never takes: click's usage error
+        (["--basic-auth", "dev:short"], 2),
+        (["--no-tunnel", "--domain", "a.ngrok.app"], 7),  # options that cannot go together
+    ],
 )
-def test_bad_tunnel_options_are_exit_7(args: list[str], agent: Path, tmp_path: Path) -> None:
+def test_bad_tunnel_options_fail_before_the_agent_starts(
+    args: list[str], code: int, agent: Path, tmp_path: Path
+) -> None:
     run = run_cli("listen", "--port", "0", "--no-record", "--ngrok-path", str(agent), *args)
-    assert run.exit_code == 7, run.stderr
+    assert run.exit_code == code, run.stderr
     assert started_pids(tmp_path / "agent.jsonl") == []
 
 
@@ -183,8 +191,9 @@ def test_renderer_shows_tunnel_news_on_stderr_and_drops_loudly() -> None:
     renderer.tunnel_notice(TunnelNotice("down", "TUNNEL DOWN: ngrok session lost: session closed"))
     renderer.tunnel_notice(TunnelNotice("recovered", "TUNNEL BACK UP: the public URL works again"))
     renderer.close()
-    assert out.getvalue() == ""  # stdout stays NDJSON-only
+    [ready] = [json.loads(line) for line in out.getvalue().splitlines()]  # stdout stays NDJSON-only
+    assert ready["type"] == "ready" and ready["public_url"] == "https://a.ngrok-free.app/webhook"
     shown = err.getvalue()
     assert "Public URL   https://a.ngrok-free.app/webhook  (paste this into WhatsAble)" in shown
-    assert "Inspector    http://127.0.0.1:4040" in shown
+    assert "ngrok agent  http://127.0.0.1:4040" in shown
     assert shown.index("TUNNEL DOWN") < shown.index("TUNNEL BACK UP")

@@ -96,3 +96,28 @@ def test_an_offline_dial_error_that_carries_the_token_is_shown_without_it() -> N
     tunnel._on_agent_log(SimpleNamespace(lvl="ERROR", err=line, msg="failed to reconnect session"))
     assert tunnel._abort is not None and tunnel._abort.code == "offline"
     assert token not in tunnel._abort.message and tunnel_errors.REDACTED in tunnel._abort.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "lookup connect.ngrok-agent.com on 127.0.0.53:53: server misbehaving",
+        "EOF",
+        "session closed: unexpected EOF",
+        "x509: certificate signed by unknown authority",
+        'failed to dial ngrok server with address "connect.ngrok-agent.com:443": i/o timeout',
+    ],
+)
+def test_offline_lines_are_recognised(line: str) -> None:
+    assert tunnel_errors.looks_offline(line)
+    assert tunnel_errors.agent_failure(line, None).code == "offline"
+
+
+@pytest.mark.parametrize("line", ["the GEOFENCE policy refused", "invalid tunnel configuration", "see /tmp/EOF.log"])
+def test_other_lines_are_not_taken_for_offline(line: str) -> None:
+    assert not tunnel_errors.looks_offline(line)
+
+
+def test_the_undocumented_313_is_no_longer_mapped() -> None:
+    assert "ERR_NGROK_313" not in tunnel_errors.KNOWN_ERRORS
+    assert {"ERR_NGROK_107", "ERR_NGROK_320", "ERR_NGROK_7118"} <= set(tunnel_errors.KNOWN_ERRORS)

@@ -7,24 +7,27 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from whatsable_cli import __version__
 from whatsable_cli.commands import (
     doctor,
     events,
     fixtures,
+    inspect,
     listen,
     replay,
+    scenarios,
     secret,
     send_test,
     verify,
 )
+from whatsable_cli.commands.examples import EXAMPLES
+from whatsable_cli.commands.help import CONTEXT_SETTINGS, NativeGroup, apply_conventions
 from whatsable_cli.commands.options import OutputMode
 from whatsable_cli.errors import ExitCode, WhatsableError
 
 
-class WhatsableGroup(TyperGroup):
+class WhatsableGroup(NativeGroup):
     """Maps every WhatsableError to its one-line message, hint and documented exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer.core declares its vendored Context
@@ -64,7 +67,8 @@ app = typer.Typer(
     name="whatsable",
     help="The webhook developer tool for WhatsAble: listen, send-test, replay, verify.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion: bash, zsh, fish, PowerShell
+    context_settings=CONTEXT_SETTINGS,
     pretty_exceptions_enable=False,
 )
 
@@ -85,8 +89,9 @@ def root(
 
 
 # The order `whatsable --help` lists them in: the main jobs first, as in the README (groups come after commands).
-for module in (listen, send_test, replay, verify, doctor, events, fixtures, secret):
+for module in (listen, send_test, replay, verify, doctor, events, inspect, fixtures, scenarios, secret):
     module.register(app)
+apply_conventions(app, EXAMPLES)  # -h, word metavars, examples: for every command, whoever added it
 
 
 def main() -> None:

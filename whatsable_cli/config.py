@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,15 @@ LOCAL_CONFIG_NAME = "whatsable.toml"
 DEFAULT_PORT = 4242
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PATH = "/webhook"
+# The local web inspector (`listen` serves it beside the listener; `whatsable inspect` alone): loopback only.
+DEFAULT_INSPECT_PORT = 4243
 DEFAULT_MAX_BODY = 1 << 20
 # The tunnel's self-test sends a nonce in this header to the webhook path; the listener echoes it back.
 SELF_TEST_HEADER = "X-Whatsable-Self-Test"
 KNOWN_KEYS = frozenset(
     {"secret", "scheme", "forward_to", "routes", "domain", "port", "host", "path", "ngrok_path", "record"}
+    | {"history_max_size"}
+    | {"inspect_port"}
 )
 
 
@@ -81,9 +86,10 @@ def load_config(explicit: Path | None = None) -> Config:
             code="bad_config",
         ) from None
     config = Config(path, values)
-    unknown = sorted(set(values) - KNOWN_KEYS)
-    if unknown:
-        config.warnings.append(f"{path}: unknown keys ignored: {', '.join(unknown)}")
+    for key in sorted(set(values) - KNOWN_KEYS):  # a typo would silently fall back to the default
+        close = difflib.get_close_matches(key.replace("-", "_"), KNOWN_KEYS, n=1, cutoff=0.6)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        config.warnings.append(f"{path}: unknown key {key!r} ignored{meant}")
     if project_local and values.get("secret"):
         config.warnings.append(
             f"{path} holds a signing secret: keep it out of git (add it to .gitignore) or use WHATSABLE_SECRET"

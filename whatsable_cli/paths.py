@@ -1,4 +1,4 @@
-"""Where the tool keeps things: the user config and data dirs, and the recordings folder."""
+"""Where the tool keeps things: the user config and data dirs, the history database and the recordings folder."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import platformdirs
 from whatsable_cli.errors import BadInputError
 
 APP_NAME = "whatsable"
+HISTORY_NAME = "history.sqlite3"
 
 
 def data_dir() -> Path:
@@ -26,7 +27,13 @@ def config_dir() -> Path:
 
 
 def recordings_dir() -> Path:
+    """Where earlier versions kept one JSON Lines recording per run (imported into the history once)."""
     return data_dir() / "recordings"
+
+
+def history_path() -> Path:
+    """The event history of every run: one SQLite database in the data dir."""
+    return data_dir() / HISTORY_NAME
 
 
 def new_recording_path(now: datetime | None = None) -> Path:

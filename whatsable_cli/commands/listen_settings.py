@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from whatsable_cli.commands.choices import EventKind, values
+from whatsable_cli.commands.help import did_you_mean
 from whatsable_cli.commands.options import parse_headers
 from whatsable_cli.config import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, Config
 from whatsable_cli.delivery.http_rules import check_http_url
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.listen.forwarder import RetryPolicy, Routing, check_target_url, parse_route
-from whatsable_cli.listen.model import RESPOND_200, RESPOND_RELAY, ListenSettings
-from whatsable_cli.paths import new_recording_path
+from whatsable_cli.listen.model import RESPOND_RELAY, ListenSettings
+from whatsable_cli.paths import history_path, new_recording_path
+from whatsable_cli.recording.history_retention import DEFAULT_MAX_SIZE
 from whatsable_cli.tunnel.settings import TunnelSettings, basic_auth_policy, normalise_domain
-from whatsable_cli.webhooks.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN
 from whatsable_cli.webhooks.signing import get_scheme, listener_secret_warning
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20}
@@ -41,6 +42,8 @@ class ListenOptions:
     require_signature: bool = False
     record: Path | None = None
     no_record: bool = False
+    no_history: bool = False
+    history_max_size: str | None = None
     fsync: bool = False
     event: list[str] | None = None
     max_body: str = "1MiB"
@@ -83,13 +86,67 @@ def _record_path(config: Config, record: Path | None, no_record: bool) -> Path |
     configured = config.pick(record, "record")
     if configured is False:
         return None
-    return Path(configured).expanduser() if configured not in (None, True, "") else new_recording_path()
+    if configured in (None, ""):
+        return None  # every run is in the history; a JSON Lines file only when asked for
+    return new_recording_path() if configured is True else Path(configured).expanduser()
+
+
+def forward_target(value: str, path: str = DEFAULT_PATH) -> str:
+    """What Stripe's CLI accepts: `3000`, `:3000`, `localhost:3000`, `localhost:3000/hook` -> an http:// URL.
+
+    A port or host:port without a path gets the listener's own webhook path; a URL with a scheme is taken as
+    typed. Anything that is still no http(s) URL is bad input.
+    """
+    text = value.strip()
+    if "://" not in text and not any(char.isspace() for char in text):
+        host, slash, rest = text.partition("/")
+        if host.isdigit() or (host.startswith(":") and host[1:].isdigit()):
+            host = "localhost:" + host.lstrip(":")
+        text = f"http://{host}/{rest}" if slash else f"http://{host}{path}"
+    return check_target_url(text)
+
+
+def route_target(spec: str, path: str = DEFAULT_PATH) -> tuple[str, str]:
+    """`EVENT=URL`, the URL in any form forward_target takes; a typo in EVENT would misroute every event."""
+    event, url = parse_route(spec) if "://" in spec else _route_parts(spec)
+    known = values(EventKind)
+    if event not in known:
+        raise BadInputError(
+            f"unknown event type {event!r} in route {spec!r}{did_you_mean(event, known)}",
+            hint=f"event types: {', '.join(known)}",
+            code="unknown_event",
+        )
+    return event, forward_target(url, path)
+
+
+def _route_parts(spec: str) -> tuple[str, str]:
+    event, _, url = spec.partition("=")
+    parse_route(f"{event}=http://placeholder")  # the same error for a malformed EVENT=URL
+    return event.strip(), url.strip()
+
+
+def _history_cap(config: Config, flag: str | None) -> int | None:
+    """--history-max-size or the config's history_max_size (0: no cap), else the default cap."""
+    cap = config.pick(flag, "history_max_size")
+    if cap is None:
+        return DEFAULT_MAX_SIZE
+    if str(cap).strip() == "0":
+        return None
+    try:
+        return parse_size(str(cap))
+    except BadInputError:
+        raise BadInputError(
+            f"bad history size cap {cap!r}", hint="e.g. --history-max-size 500MiB, or 0 for no cap", code="bad_size"
+        ) from None
 
 
 def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
     """Flags over the config file over defaults; a bad value is bad input (exit 7) before anything starts."""
-    forward_to = [check_target_url(url) for url in (options.forward_to or _as_list(config.get("forward_to")))]
-    routes = [parse_route(spec) for spec in (options.route or _config_routes(config.get("routes")))]
+    path = str(config.pick(options.path, "path", DEFAULT_PATH))
+    path = path if path.startswith("/") else "/" + path
+    targets = options.forward_to or _as_list(config.get("forward_to"))
+    forward_to = [forward_target(url, path) for url in targets]
+    routes = [route_target(spec, path) for spec in (options.route or _config_routes(config.get("routes")))]
     scheme = str(config.pick(options.scheme, "scheme", "auto")).lower()
     if scheme != "auto":
         get_scheme(scheme)  # an unknown scheme is exit 7 now, not a failure per request
@@ -105,19 +162,14 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
         warning = listener_secret_warning(scheme, str(secret))
         if warning is not None:
             config.warnings.append(warning)
-    respond = options.respond or RESPOND_RELAY
-    if respond not in (RESPOND_RELAY, RESPOND_200):
-        raise BadInputError(
-            f"unknown --respond {respond!r}", hint="use --respond relay or --respond 200", code="bad_respond"
-        )
-    path = str(config.pick(options.path, "path", DEFAULT_PATH))
-    config.warnings += _unknown_event_warnings("--event", options.event or ())
-    config.warnings += _unknown_event_warnings("--route", [event for event, _ in routes])
+    respond = options.respond or RESPOND_RELAY  # click checked it: one of Respond's values
     return ListenSettings(
         host=str(config.pick(options.host, "host", DEFAULT_HOST)),
         port=config.pick_port(options.port, DEFAULT_PORT),
-        path=path if path.startswith("/") else "/" + path,
+        path=path,
         record_path=_record_path(config, options.record, options.no_record),
+        history_path=None if options.no_history or options.no_record else history_path(),
+        history_max_size=_history_cap(config, options.history_max_size),
         fsync=options.fsync,
         secret=str(secret) if secret else None,
         scheme=scheme,
@@ -131,28 +183,16 @@ def listen_settings(config: Config, options: ListenOptions) -> ListenSettings:
         event_filter=frozenset(options.event or ()),
         max_body=parse_size(options.max_body),
         retry=RetryPolicy(initial=options.retry_backoff),
-        public_url=_public_url(options.public_url),
+        public_url=public_url(options.public_url),
     )
 
 
-def _public_url(url: str | None) -> str | None:
+def public_url(url: str | None) -> str | None:
     """`--public-url` is pasted into WhatsAble as shown: it must be a full http(s) URL (exit 7 otherwise)."""
     if url is None:
         return None
     hint = "give the full public address of your tunnel, e.g. --public-url https://hooks.example.com"
     return check_http_url(url, "--public-url", hint=hint)
-
-
-def _unknown_event_warnings(option: str, events: Iterable[str]) -> list[str]:
-    """A typo (`--event incomming_message`) would silently hide or misroute every event; a new event type
-    WhatsAble adds later still matches by its name, so this warns rather than refuses."""
-    known = (*EVENT_TYPES, KIND_UNKNOWN, KIND_NOT_JSON)
-    return [
-        f"{option} {event!r} is not an event type WhatsAble sends ({', '.join(EVENT_TYPES)}): "
-        f'only a payload whose "event" is exactly {event!r} will match'
-        for event in dict.fromkeys(events)
-        if event not in known
-    ]
 
 
 def tunnel_settings(config: Config, options: ListenOptions, path: str) -> TunnelSettings | None:

@@ -25,7 +25,9 @@ class ListenSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     path: str = DEFAULT_PATH
-    record_path: Path | None = None  # None: --no-record
+    record_path: Path | None = None  # the --record JSON Lines file; None: none
+    history_path: Path | None = None  # the history database; None: --no-history (or --no-record)
+    history_max_size: int | None = None  # the history's size cap in bytes, applied when the run starts
     fsync: bool = False
     secret: str | None = None
     scheme: str = "auto"  # auto: detected per request from the headers
@@ -72,6 +74,7 @@ class ListenInfo:
     event_filter: frozenset[str]
     public_url: str | None = None
     inspector_url: str | None = None  # the ngrok agent's local inspector, when a tunnel is open
+    history: Path | None = None  # the history database the run records into
 
     @property
     def local_base(self) -> str:

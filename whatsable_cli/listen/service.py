@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import random
@@ -26,6 +27,7 @@ from whatsable_cli.listen.model import (
     PublicUrlProvider,
 )
 from whatsable_cli.listen.recorder import Recorder
+from whatsable_cli.listen.run_history import run_finished, run_history, run_ready
 from whatsable_cli.listen.server import ServerSettings, start_server
 from whatsable_cli.listen.stats import DuplicateTracker, RunSummary
 from whatsable_cli.listen.triage import (
@@ -37,10 +39,11 @@ from whatsable_cli.listen.triage import (
     triage,
     untriaged,
 )
+from whatsable_cli.recording.history import RunRecorder
 from whatsable_cli.recording.jsonl import RecordingWriter
 from whatsable_cli.recording.lines import ForwardRecord
 
-__all__ = ["ListenService", "run", "serve"]
+__all__ = ["ListenService", "StoppedAtOnce", "run", "serve"]
 
 
 class _UtcClock:
@@ -73,15 +76,22 @@ _random_bits = random.Random().getrandbits  # its own instance: seeded from os.u
 class ListenService(ForwardEvents):
     """Handles each request in order: record it (before any answer), then forward and answer."""
 
-    def __init__(self, settings: ListenSettings, observer: ListenObserver, writer: RecordingWriter | None) -> None:
+    def __init__(
+        self,
+        settings: ListenSettings,
+        observer: ListenObserver,
+        writer: RecordingWriter | None,
+        history: RunRecorder | None = None,
+    ) -> None:
         self.settings = settings
         self.observer = observer
         self.summary = RunSummary(recording=settings.record_path, started_at=time.time())
-        self._recorder = Recorder(writer, self.summary, observer.warning)
-        # Group commit: the lines staged in one loop pass are written together, in one write, by a callback
-        # the first of them schedules; each of their handlers awaits this pass's outcome before answering.
-        self._staged: list[Triage] = []
-        self._pass: asyncio.Future[bool] | None = None
+        self.history = history
+        self.recorder = Recorder(writer, history, self.summary, observer.warning)
+        # The requests answered without a forward are counted and shown once the batch they joined is
+        # written (never when it failed: they were answered 503): the batch being staged and its list.
+        self._batch: asyncio.Future[bool] | None = None
+        self._batch_shown: list[Triage] = []
         self._dupes = DuplicateTracker()
         self._seq = itertools.count()
         self._forwarder: Forwarder | None = None
@@ -90,7 +100,7 @@ class ListenService(ForwardEvents):
     # -- the pipeline -------------------------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Reply | Awaitable[Reply]:
-        """The answer, or an awaitable of it: given once the request's line is written, or the forward's (relay)."""
+        """An awaitable of the answer: given once the request is recorded, or once forwarded (relay)."""
         # Unique, not secret (it is in the answer): Python's generator, seeded from os.urandom, without a
         # getrandom syscall per request.
         request_id = _random_bits(64).to_bytes(8, "big").hex()
@@ -98,30 +108,22 @@ class ListenService(ForwardEvents):
             found = triage(self.settings, incoming, request_id, _now_iso(), self._dupes)
         except Exception as exc:  # a bug while parsing must not lose the request: keep it raw
             found = self._untriaged(incoming, request_id, exc)
-        line = found.request.to_json_line()
-        if not found.targets:  # answered once this loop pass's lines are written (see _commit)
-            return self._once_written(self._stage(line, found), found.reply or received_reply(request_id))
-        if not self._record(line):
-            return recording_failed_reply()
-        self._count(found)
-        if found.shown:  # shown now: a slow app (a breakpoint in it) must not hide the event
-            self.observer.received(EventReport(found.request, found.parsed, 200, found.duplicate, [], []))
+        written = self._stage(found)
+        if not found.targets:  # answered once the batch it joined is written
+            return self._once_written(written, found.reply or received_reply(request_id))
         headers = forward_headers(incoming, self.settings.extra_headers)
         job = ForwardJob(next(self._seq), request_id, incoming.body, headers, incoming.query)
-        if self.settings.respond == RESPOND_200:
-            self._in_background(self._forward(found, job, 200))
-            return found.reply or received_reply(request_id)
-        return self._forward(found, job, None)
+        return self._forward_once_written(written, found, job)
 
-    def _stage(self, line: bytes, found: Triage) -> asyncio.Future[bool]:
-        """Queue the line for this loop pass's write; the future says whether that write succeeded."""
-        if self._pass is None:
-            loop = asyncio.get_running_loop()
-            self._pass = loop.create_future()
-            loop.call_soon(self._commit)
-        self._recorder.stage(line)
-        self._staged.append(found)
-        return self._pass
+    def _stage(self, found: Triage) -> asyncio.Future[bool]:
+        """Stage the request for the next batch; the future says whether that batch was written."""
+        written = self.recorder.stage(found.request, found.parsed.status)
+        if not found.targets:
+            if written is not self._batch:
+                self._batch, self._batch_shown = written, []
+                written.add_done_callback(functools.partial(self._written, self._batch_shown))
+            self._batch_shown.append(found)
+        return written
 
     @staticmethod
     async def _once_written(written: asyncio.Future[bool], reply: Reply) -> Reply:
@@ -132,28 +134,28 @@ class ListenService(ForwardEvents):
         self.observer.warning(f"could not parse request {request_id}: {type(exc).__name__}: {exc} (recorded raw)")
         return found
 
-    def _commit(self) -> None:
-        """The end of a loop pass: write the lines its requests staged (unless a write since did)."""
+    def _written(self, staged: list[Triage], written: asyncio.Future[bool]) -> None:
+        """A batch was written: its requests answered without a forward are counted and shown."""
+        if not written.result():
+            return
         try:
-            self._record(b"")
+            for found in staged:
+                self._count(found)
+                self._report(found, found.reply.status if found.reply else 200, [], [])
         except Exception as exc:  # a display bug must not stop the listener; the answers are settled already
             self.observer.warning(f"after recording: {type(exc).__name__}: {exc}")
 
-    def _record(self, line: bytes) -> bool:
-        """Write the staged lines and `line` before answering; a failure is answered 503 so the sender retries."""
-        staged, self._staged = self._staged, []
-        pending, self._pass = self._pass, None
-        written = False
-        try:
-            written = self._recorder.write(line)
-        finally:
-            if pending is not None and not pending.done():
-                pending.set_result(written)  # the answers of the pass: 503 each when it failed
-        if written:
-            for found in staged:  # counted and shown once written
-                self._count(found)
-                self._report(found, found.reply.status if found.reply else 200, [], [])
-        return written
+    async def _forward_once_written(self, written: asyncio.Future[bool], found: Triage, job: ForwardJob) -> Reply:
+        """A request to forward is recorded before its forward starts; a failed write is answered 503."""
+        if not await written:
+            return recording_failed_reply()
+        self._count(found)
+        if found.shown:  # shown now: a slow app (a breakpoint in it) must not hide the event
+            self.observer.received(EventReport(found.request, found.parsed, 200, found.duplicate, [], []))
+        if self.settings.respond == RESPOND_200:
+            self._in_background(self._forward(found, job, 200))
+            return found.reply or received_reply(job.request_id)
+        return await self._forward(found, job, None)
 
     def _count(self, found: Triage) -> None:
         summary = self.summary
@@ -198,7 +200,7 @@ class ListenService(ForwardEvents):
             return
         results = [delivery.result for delivery in outcome.deliveries]
         for result in results:
-            self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
+            self.recorder.stage(ForwardRecord(job.request_id, result, 1, _now_iso()))
             self.summary.count_forward(result)
         primary_body = outcome.primary.body if outcome.primary else b""
         self._report(found, status, results, outcome.queued_for, primary_body)
@@ -226,13 +228,13 @@ class ListenService(ForwardEvents):
         self.observer.warning(f"forward target {url} is answering again{extra}")
 
     def redelivered(self, job: ForwardJob, result: DeliveryResult, attempt: int) -> None:
-        self._record(ForwardRecord(job.request_id, result, attempt, _now_iso()).to_json_line())
+        self.recorder.stage(ForwardRecord(job.request_id, result, attempt, _now_iso()))
         self.summary.redelivered += 1
         self.summary.count_forward(result)
         self.observer.redelivered(job.request_id, result, attempt)
 
     def cancelled(self, job: ForwardJob, result: DeliveryResult) -> None:
-        self._record(ForwardRecord(job.request_id, result, 1, _now_iso()).to_json_line())
+        self.recorder.stage(ForwardRecord(job.request_id, result, 1, _now_iso()))
         self.summary.forwards_cancelled += 1
 
     def queue_full(self, url: str, limit: int) -> None:
@@ -282,15 +284,21 @@ async def serve(
     Raises BadInputError (exit 7) before listening when the recording or the port is unusable, and
     whatever the tunnel raises (TunnelError, exit 6) when it cannot open.
     """
-    writer = RecordingWriter(settings.record_path, fsync=settings.fsync) if settings.record_path else None
-    try:
-        service = ListenService(settings, observer, writer)
-        with accept_errors_as_warnings(observer.warning):
-            async with service.lifespan():  # the outbound session is open before the first request
-                await _serve_until(service, settings, observer, stop, tunnel)
-    finally:
-        if writer is not None:
-            writer.close()
+    with run_history(settings, observer.warning) as history:
+        writer = RecordingWriter(settings.record_path, fsync=settings.fsync) if settings.record_path else None
+        try:
+            service = ListenService(settings, observer, writer, history)
+            try:
+                with accept_errors_as_warnings(observer.warning):
+                    async with service.lifespan():  # the outbound session is open before the first request
+                        await _serve_until(service, settings, observer, stop, tunnel)
+                await service.recorder.drain()  # the forward results recorded last
+                _warn(observer, run_finished(history, service.summary))
+            finally:
+                service.recorder.close()
+        finally:
+            if writer is not None:
+                writer.close()
     service.summary.duration_s = time.time() - service.summary.started_at
     observer.finished(service.summary)
     return service.summary
@@ -310,13 +318,24 @@ async def _serve_until(
         if tunnel is not None:
             public_url = await asyncio.to_thread(tunnel.open, port)
         inspector_url = getattr(tunnel, "inspector_url", None)  # optional on a PublicUrlProvider
-        observer.ready(_info(settings, port, public_url, inspector_url))
+        info = _info(settings, port, public_url, inspector_url)
+        # the run is in the history once ready (before the banner says so): `events runs` shows it
+        async with service.recorder.paused():
+            _warn(observer, run_ready(service.history, info))
+        observer.ready(info)
         await stop.wait()
         observer.stopping()
     finally:
-        await server.close()  # stops accepting, finishes in-flight requests within the grace period
-        if tunnel is not None:
-            await asyncio.to_thread(tunnel.close)
+        try:
+            await server.close()  # stops accepting, finishes in-flight requests within the grace period
+        finally:  # even when a second Ctrl-C cut that short: no ngrok agent is left behind
+            if tunnel is not None:
+                await asyncio.to_thread(tunnel.close)
+
+
+def _warn(observer: ListenObserver, message: str | None) -> None:
+    if message is not None:
+        observer.warning(message)
 
 
 def _info(settings: ListenSettings, port: int, public_url: str | None, inspector_url: str | None) -> ListenInfo:
@@ -325,6 +344,7 @@ def _info(settings: ListenSettings, port: int, public_url: str | None, inspector
         port=port,
         path=settings.path,
         recording=settings.record_path,
+        history=settings.history_path,
         secret_set=bool(settings.secret),
         scheme=settings.scheme,
         require_signature=settings.require_signature,
@@ -341,8 +361,16 @@ async def _serve_until_signalled(
 ) -> RunSummary:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    serving = asyncio.current_task()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            stop.set()  # the first: stop accepting, finish what is in flight (bounded by the grace period)
+        elif serving is not None:
+            serving.cancel()  # another, while that drains: quit now (run() raises StoppedAtOnce)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         return await serve(settings, observer, stop, tunnel=tunnel)
     finally:
@@ -369,8 +397,16 @@ def server_gc(young_threshold: int = 10_000) -> Iterator[None]:
         gc.unfreeze()
 
 
+class StoppedAtOnce(Exception):
+    """A second Ctrl-C (or SIGTERM) while the listener was finishing in-flight work: it quit without waiting."""
+
+
 def run(settings: ListenSettings, observer: ListenObserver, *, tunnel: PublicUrlProvider | None = None) -> RunSummary:
-    """Serve until Ctrl-C or SIGTERM (both a normal stop), in a fresh event loop."""
+    """Serve until Ctrl-C or SIGTERM (both a normal stop), in a fresh event loop; a second one while stopping
+    raises StoppedAtOnce (what was recorded is kept)."""
     raise_open_file_limit()  # each connection holds a file descriptor
     with server_gc():
-        return asyncio.run(_serve_until_signalled(settings, observer, tunnel))
+        try:
+            return asyncio.run(_serve_until_signalled(settings, observer, tunnel))
+        except asyncio.CancelledError:
+            raise StoppedAtOnce from None

@@ -34,9 +34,9 @@ class DuplicateTracker:
         # Python's own 64-bit hash of the bytes (SipHash, keyed per process) is several times cheaper than a
         # cryptographic digest; with 100,000 bodies remembered a false match is about 1 in 10^8 over a million events.
         by_body = self._remember(hash(body))
-        # Only a status has an identity of its own (message id + status); two conversation snapshots are
-        # the same only when their bodies are (phone + time alone also matches a second message that second).
-        key = parsed.dedupe_key if parsed.kind == "message_status" else None
+        # The key WhatsAble documents, where it documents one (a status: message id + status; a flat message:
+        # phone number + message time); an envelope's conversation snapshot is the same only when its body is.
+        key = parsed.dedupe_key
         by_key = self._remember(key) if key is not None else False
         return by_body or by_key
 

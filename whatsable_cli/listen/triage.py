@@ -37,21 +37,25 @@ class Triage:
 
 
 def check_signature(settings: ListenSettings, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
-    """verified / failed (with the reason) / unsigned; `unchecked` when no secret is set."""
-    scheme = detect_scheme(headers) if settings.scheme == "auto" else settings.scheme
+    """verified / failed (with the reason) / unsigned; `unchecked` when no secret is set.
+
+    With `auto`, X-Webhook-Signature is verified under whichever WhatsAble construction the secret fits
+    (the hex HMAC of the body, or the fixed value), and the verdict names the one that did."""
+    auto = settings.scheme == "auto"
+    scheme = detect_scheme(headers) if auto else settings.scheme
     if not settings.secret:
         return SignatureCheck("unchecked", scheme)
     if scheme is None or get_scheme(scheme).signature_header not in headers:
         return SignatureCheck("unsigned", scheme, "missing_header", "no signature header")
     try:
-        result = verify(scheme, settings.secret, body, headers, tolerance=settings.tolerance)
+        result = verify("auto" if auto else scheme, settings.secret, body, headers, tolerance=settings.tolerance)
     except BadInputError as exc:  # e.g. a non-whsec secret meeting a Standard Webhooks request
         return SignatureCheck("failed", scheme, "bad_secret", exc.message)
     except UnicodeError:  # a signed header (the message id) holds bytes that are not UTF-8: it cannot match
         return SignatureCheck("failed", scheme, "malformed_header", "a signed header value is not UTF-8")
     if result.ok:
-        return SignatureCheck("verified", scheme)
-    return SignatureCheck("failed", scheme, result.reason.value, result.detail)
+        return SignatureCheck("verified", result.scheme)
+    return SignatureCheck("failed", result.scheme, result.reason.value, result.detail)
 
 
 def received_reply(request_id: str) -> Reply:
@@ -69,9 +73,11 @@ def relay_reply(delivery: Delivery | None, request_id: str) -> Reply:
     if delivery is None:
         return json_reply(502, {"error": "forward_failed", "id": request_id})
     result = delivery.result
-    if result.status is None:
+    if result.status is None:  # the sender sees that the app is down, and which one (the first 80 characters)
         status = 504 if result.error_code == "timeout" else 502
-        return json_reply(status, {"error": result.error_code or "forward_failed", "detail": result.error})
+        payload = {"error": result.error_code or "forward_failed", "target": result.url, "detail": result.error}
+        payload["message"] = f"whatsable listen could not get an answer from the forward target {result.url}"
+        return json_reply(status, payload)
     headers = {"Retry-After": result.retry_after} if result.retry_after else {}
     return Reply(result.status, delivery.body, delivery.content_type, headers)
 

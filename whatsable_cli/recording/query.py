@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.lines import Entry, ForwardRecord, RecordedRequest
-from whatsable_cli.webhooks.events import EVENT_TYPES, KIND_NOT_JSON, KIND_UNKNOWN, STATUSES, ParsedEvent, parse_body
+from whatsable_cli.webhooks.events import EVENT_KINDS, KIND_NOT_JSON, KIND_UNKNOWN, STATUSES, ParsedEvent, parse_body
 
 T = TypeVar("T")
 
@@ -57,7 +57,10 @@ def _known(option: str, values: tuple[str, ...], valid: tuple[str, ...]) -> tupl
 
 
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
-    """ISO 8601 (naive = UTC) or a relative age such as 30s, 10m, 2h, 1d, 1w (meaning that long ago)."""
+    """ISO 8601 or a relative age such as 30s, 10m, 2h, 1d, 1w (meaning that long ago).
+
+    A time without an offset is local, as every display shows times: one copied from the screen selects what
+    it showed."""
     relative = _RELATIVE.match(text.strip())
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2)
@@ -67,10 +70,10 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     except ValueError:
         raise BadInputError(
             f"cannot read the time {text!r}",
-            hint="use ISO 8601 (2026-11-25T20:00:00, UTC unless an offset is given) or an age like 10m, 2h, 1d",
+            hint="use ISO 8601 (2026-11-25T20:00:00, local time unless an offset is given) or an age like 10m, 2h",
             code="bad_time",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.astimezone()  # naive: the machine's local time
 
 
 def build_filters(
@@ -98,7 +101,7 @@ def build_filters(
     if last is not None and last < 1:
         raise BadInputError(f"--last must be at least 1, not {last}", hint="e.g. --last 20", code="invalid_last")
     return Filters(
-        events=_known("--event", _split(events), (*EVENT_TYPES, KIND_UNKNOWN, KIND_NOT_JSON)),
+        events=_known("--event", _split(events), (*EVENT_KINDS, KIND_UNKNOWN, KIND_NOT_JSON)),
         statuses=_known("--status", _split(statuses), STATUSES),
         since=parse_time(since, now=now) if since else None,
         until=parse_time(until, now=now) if until else None,

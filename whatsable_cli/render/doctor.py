@@ -7,6 +7,7 @@ from rich.table import Table
 
 from whatsable_cli.doctor.checks import FAIL, OK, WARN, Check
 from whatsable_cli.render.console import print_json, stdout_console
+from whatsable_cli.render.text import plural
 
 _MARKS = {OK: "[green]✓ ok  [/]", WARN: "[yellow]! warn[/]", FAIL: "[bold red]✗ fail[/]"}
 
@@ -34,7 +35,7 @@ def render_doctor(checks: list[Check], exit_code: int, *, json_output: bool) -> 
             if check.fix and check.status != OK:
                 console.print(f"{'':<8}{'':<{width}}  fix: {escape(check.fix)}", soft_wrap=True)
     failed = sum(c.status == FAIL for c in checks)
-    verdict = "[green]all checks passed[/]" if failed == 0 else f"[bold red]{failed} check(s) failed[/]"
+    verdict = "[green]all checks passed[/]" if failed == 0 else f"[bold red]{plural(failed, 'check')} failed[/]"
     console.print(f"{verdict} (exit {exit_code})")
 
 
@@ -42,7 +43,7 @@ def _grid(checks: list[Check]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True)
     grid.add_column(no_wrap=True)
-    grid.add_column()
+    grid.add_column(overflow="fold")  # a long path wraps rather than ending in "…"
     for check in checks:
         text = escape(check.detail)
         if check.fix and check.status != OK:

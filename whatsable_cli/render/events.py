@@ -1,27 +1,34 @@
-"""Renders recordings: the streamed `events list` rows, one request in full (`events show`), and exports."""
+"""Renders recordings: the streamed `events list` rows, one request in full (`events show`), exports, and the
+history's runs, imports and prunes."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from whatsable_cli.recording.history_import import ImportResult
+from whatsable_cli.recording.history_queries import HistoryRow, RunRow
+from whatsable_cli.recording.history_retention import PruneResult
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.query import EventRow
-from whatsable_cli.render.console import print_json, print_warning, stderr_console, stdout_console
-from whatsable_cli.webhooks.events import ParsedEvent, decode_last_messages, parse_body
+from whatsable_cli.render.console import print_json, print_note, print_warning, stderr_console, stdout_console
+from whatsable_cli.render.text import SHORT_ID, local_datetime, short_id
+from whatsable_cli.webhooks.events import ParsedEvent, chronological, decode_last_messages, parse_body
 from whatsable_cli.webhooks.redaction import shown_headers
+from whatsable_cli.webhooks.summary import summarize
 
-SHORT_ID = 8
-_COLUMNS = (("id", SHORT_ID), ("received (UTC)", 19), ("event", 16), ("signature", 10), ("forwards", 14))
+_COLUMNS = (("id", SHORT_ID), ("received", 19), ("event", 16), ("signature", 10), ("forwards", 14))
 # A terminal under 120 columns: no event column (the summary starts with the status, or the sender's +phone),
 # the time without the year, so the summary keeps about 35 characters at 80 columns instead of none.
-_NARROW_COLUMNS = (("id", SHORT_ID), ("received (UTC)", 14), ("signature", 9), ("forwards", 8))
+_NARROW_COLUMNS = (("id", SHORT_ID), ("received", 14), ("signature", 9), ("forwards", 8))
 _NARROW_BELOW = 120
 _SIGNATURE_STYLE = {"verified": "green", "failed": "bold red", "unsigned": "yellow", "unchecked": "dim"}
 
@@ -32,15 +39,8 @@ def warn_skipped_line(path: Path, line_no: int, why: str) -> None:
 
 
 def key_field(parsed: ParsedEvent) -> str:
-    """The field a developer looks at first: the status, or the sender and their text."""
-    if parsed.kind == "message_status":
-        error = parsed.field("error")
-        code = f" (error {error.get('code')})" if isinstance(error, dict) else ""
-        return f"{parsed.status}{code} {parsed.message_id or ''}".strip()
-    if parsed.kind == "incoming_message":
-        text = str(parsed.field("last_message_of_user") or parsed.field("message_type") or "")
-        return f"+{parsed.field('phone_number')}: {text}"
-    return parsed.error or parsed.kind
+    """What a developer looks at first: the event's one-line summary, as every display shows it."""
+    return summarize(parsed)
 
 
 def _forward_text(forwards: list[ForwardRecord]) -> str:
@@ -48,13 +48,16 @@ def _forward_text(forwards: list[ForwardRecord]) -> str:
 
 
 def _time(received_at: str) -> str:
-    return received_at[:19].replace("T", " ")
+    """Local time, as every display shows it (render.text); JSON keeps the recorded UTC."""
+    return local_datetime(received_at)
 
 
 def row_json(row: EventRow) -> dict[str, Any]:
     request, parsed = row.request, parse_body(row.request.body_bytes)
+    run = {"run": row.run} if isinstance(row, HistoryRow) else {}
     return {
         "id": request.id,
+        **run,
         "received_at": request.received_at,
         "method": request.method,
         "path": request.path,
@@ -77,7 +80,7 @@ def _cells(row: EventRow, *, flags_first: bool = False) -> list[str]:
     if flags:  # first where the line may be cut short: [duplicate] and [rejected] matter more than a message id
         summary = f"{flags} {summary}" if flags_first else f"{summary} {flags}"
     return [
-        request.id[:SHORT_ID],
+        short_id(request.id),
         _time(request.received_at),
         request.event_type or parsed.kind,
         signature,
@@ -96,14 +99,19 @@ def _narrow(cells: list[str]) -> list[str]:
     return [row_id, received[5:], signature, forwards, summary]
 
 
-def render_event_rows(rows: Iterable[EventRow], *, json_output: bool) -> int:
-    """Stream rows as they come (NDJSON, or aligned lines; no table held in memory). Returns the count."""
+def render_event_rows(rows: Iterable[EventRow], *, json_output: bool, live: bool = False) -> int:
+    """Stream rows as they come (NDJSON, or aligned lines; no table held in memory). Returns the count.
+
+    `live` (a tail that waits for new rows): each line is flushed as it is written, even to a pipe.
+    """
     count = 0
     if json_output:
         for row in rows:
             print_json(row_json(row))
             count += 1
         return count
+    if live:
+        stderr_console().print("following the history: new events appear as they are recorded; Ctrl-C to stop")
     tty = sys.stdout.isatty()
     console = stdout_console()
     narrow = tty and console.width < _NARROW_BELOW  # a pipe always gets the full, stable layout
@@ -119,6 +127,8 @@ def render_event_rows(rows: Iterable[EventRow], *, json_output: bool) -> int:
             style = _SIGNATURE_STYLE.get(signature, "")
             line = escape(line).replace(signature, f"[{style}]{signature}[/]", 1) if style else escape(line)
         _write(console, line, tty)
+        if live and not tty:
+            sys.stdout.flush()
         count += 1
     if count == 0:
         stderr_console().print("no recorded requests match", style="dim")
@@ -144,15 +154,21 @@ def detail_json(request: RecordedRequest, forwards: list[ForwardRecord], *, show
 
 
 def render_event_detail(
-    request: RecordedRequest, forwards: list[ForwardRecord], *, show_secrets: bool, json_output: bool
+    request: RecordedRequest,
+    forwards: list[ForwardRecord],
+    *,
+    show_secrets: bool,
+    json_output: bool,
+    run: int | None = None,
 ) -> None:
     """One request in full: summary, headers (signatures redacted), pretty body, transcript, forwards."""
     if json_output:
-        print_json(detail_json(request, forwards, show_secrets=show_secrets))
+        detail = detail_json(request, forwards, show_secrets=show_secrets)
+        print_json(detail if run is None else {**detail, "run": run})
         return
     console = stdout_console()
     parsed = parse_body(request.body_bytes)
-    _print_summary(console, request, parsed)
+    _print_summary(console, request, parsed, run)
     console.print("\n[bold]headers[/]")
     for name, value in shown_headers(request.headers, show_secrets=show_secrets):
         console.print(f"  {escape(name)}: {escape(value)}", soft_wrap=True)
@@ -160,20 +176,20 @@ def render_event_detail(
     _print_body(console, request)
     if parsed.data is not None and "last_messages" in parsed.data:
         console.print("\n[bold]transcript[/] (last_messages)")
-        for message in decode_last_messages(parsed.data):
+        for message in chronological(decode_last_messages(parsed.data)):  # a conversation reads oldest first
             _print_message(console, message)
     console.print("\n[bold]forwards[/]" + ("" if forwards else "  none recorded"))
     for record in forwards:
         _print_forward(console, record)
 
 
-def _print_summary(console: Console, request: RecordedRequest, parsed: ParsedEvent) -> None:
+def _print_summary(console: Console, request: RecordedRequest, parsed: ParsedEvent, run: int | None) -> None:
     query = f"?{request.query}" if request.query else ""
     size = request.body_size or len(request.body_bytes)
     signature = request.signature
     lines = [
         ("id", request.id),
-        ("received", request.received_at),
+        ("received", f"{local_datetime(request.received_at)} ({request.received_at})"),
         ("request", f"{request.method} {request.path}{query}  ({size} bytes)"),
         ("event", f"{request.event_type or parsed.kind}: {key_field(parsed)}"),
         ("signature", "-" if signature is None else " ".join(filter(None, (signature.result, signature.scheme)))),
@@ -184,6 +200,8 @@ def _print_summary(console: Console, request: RecordedRequest, parsed: ParsedEve
         lines.append(("answered", str(request.response_status)))
     if request.flags:
         lines.append(("flags", ", ".join(request.flags)))
+    if run is not None:
+        lines.append(("run", f"{run} (whatsable events list --run {run})"))
     for label, value in lines:
         console.print(f"{label:<10} {escape(value)}", soft_wrap=True)
 
@@ -244,3 +262,106 @@ def write_body(body: bytes) -> None:
 def write_text(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def write_lines(lines: Iterable[bytes]) -> int:
+    """Recording lines to stdout as bytes, exactly (`events export --format jsonl > rec.jsonl`)."""
+    count = 0
+    out = sys.stdout.buffer
+    for line in lines:
+        out.write(line)
+        count += 1
+    out.flush()
+    return count
+
+
+# -- the history: runs, imports, prunes ------------------------------------------------------------------
+
+
+def _duration(run: RunRow) -> str:
+    if run.ended_at is None:
+        return "-"
+    try:
+        seconds = (datetime.fromisoformat(run.ended_at) - datetime.fromisoformat(run.started_at)).total_seconds()
+    except (TypeError, ValueError):
+        return "?"
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def run_json(run: RunRow) -> dict[str, Any]:
+    return {"type": "run", **asdict(run)}
+
+
+def render_runs(runs: list[RunRow], *, json_output: bool) -> None:
+    """`events runs`: newest first; a run that has not ended (running, or killed) shows no duration."""
+    if json_output:
+        for run in runs:
+            print_json(run_json(run))
+        return
+    if not runs:
+        stderr_console().print("no runs in the history yet: `whatsable listen` records one", style="dim")
+        return
+    header = f"{'run':>5}  {'started':<19}  {'duration':>8}  {'port':>5}  {'events':>7}  {'forwards':>12}  "
+    lines = [header + "errors  source"]
+    for run in runs:
+        events = str(run.events) if run.kept == run.events else f"{run.kept}/{run.events}"
+        forwards = f"{run.forwards_ok} ok, {run.forwards_failed} x" if run.forwards_ok or run.forwards_failed else "-"
+        errors = run.signatures_failed + run.record_errors
+        source = f"import {run.origin}" if run.source == "import" else (run.public_url or "listen")
+        port = "-" if run.port is None else str(run.port)
+        lines.append(
+            f"{run.id:>5}  {_time(run.started_at):<19}  {_duration(run):>8}  {port:>5}  {events:>7}  "
+            f"{forwards:>12}  {errors:>6}  {source}"
+        )
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def render_imported(results: list[ImportResult], *, json_output: bool) -> None:
+    for result in results:
+        if json_output:
+            print_json(
+                {
+                    "type": "import",
+                    "path": str(result.path),
+                    "added": result.added,
+                    "known": result.known,
+                    "forwards": result.forwards,
+                    "run": result.run_id,
+                    "skipped_lines": len(result.skipped_lines),
+                }
+            )
+            continue
+        run = f" as run {result.run_id}" if result.run_id is not None else ""
+        known = f", {result.known} already in the history" if result.known else ""
+        stderr_console().print(
+            f"{escape(str(result.path))}: {result.added} requests added{run}{known}, {result.forwards} forward results"
+        )
+
+
+def note_legacy_import(results: list[ImportResult]) -> None:
+    """The first use of the history imported the recordings earlier versions wrote: say so, once."""
+    if results:
+        added = sum(result.added for result in results)
+        print_note(f"the history's first use: imported {added} events from {len(results)} earlier recordings")
+
+
+def render_pruned(result: PruneResult, *, json_output: bool) -> None:
+    if json_output:
+        print_json({"type": "prune", **asdict(result)})
+        return
+    size = f"{result.size_after / (1 << 20):.1f} MiB in use (was {result.size_before / (1 << 20):.1f} MiB)"
+    stderr_console().print(
+        f"pruned {result.requests} events, {result.forwards} forward results and {result.runs} runs; {size}"
+    )
+
+
+def note_more(shown: int) -> None:
+    print_note(f"the newest {shown} shown; --last N or --all for more")
+
+
+def note_empty_history(path: Path) -> None:
+    print_note(f"the history ({path}) holds no events yet: `whatsable listen` records them")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +17,7 @@ from whatsable_cli.listen.model import RESPOND_200, EventReport, ListenInfo
 from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.render import listen_format as fmt
 from whatsable_cli.render.pump import Output, RenderPump
+from whatsable_cli.render.text import display_path, plural
 from whatsable_cli.tunnel.health import TunnelNotice
 
 OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
@@ -21,38 +25,69 @@ OUTPUT_MODES = ("pretty", "compact", "json", "quiet")
 MAX_PENDING = {"pretty": 200, "compact": 2000, "json": 10_000, "quiet": 2000}  # json: each holds a body
 
 
-def banner(info: ListenInfo) -> list[str]:
+@dataclass(frozen=True)
+class Origin:
+    """What the command knows and the listener does not: which config file was read, where the secret came from."""
+
+    config_file: Path | None = None
+    secret_source: str | None = None  # "--secret", "WHATSABLE_SECRET" or "config PATH"; None: no secret
+    web_inspector: str | None = None  # the local inspector's URL (None: --no-inspect, or its port was taken)
+
+
+def banner(info: ListenInfo, origin: Origin | None = None) -> list[str]:
     """Rich markup lines for stderr."""
+    origin = origin or Origin()
     lines = ["[bold green]whatsable listen[/] ready", f"  Webhook URL  [bold]{escape(info.local_webhook_url)}[/]"]
     if info.public_webhook_url:
         lines.append(f"  Public URL   [bold]{escape(info.public_webhook_url)}[/]  (paste this into WhatsAble)")
+    if origin.web_inspector:
+        lines.append(
+            f"  Inspector    [bold]{escape(origin.web_inspector)}[/]  (watch, search, compare and replay events)"
+        )
     if info.inspector_url:
-        lines.append(f"  Inspector    {escape(info.inspector_url)}  (ngrok's view of each request)")
-    recording = escape(str(info.recording)) if info.recording else "off (--no-record)"
-    lines.append(f"  Recording    {recording}")
+        lines.append(f"  ngrok agent  {escape(info.inspector_url)}  (ngrok's view of each request)")
+    history = f"{escape(display_path(info.history))} (`whatsable events list`)" if info.history else ""
+    recording = escape(display_path(info.recording)) if info.recording else ""
+    kept = " + ".join(filter(None, [history, recording]))
+    lines.append(f"  Recording    {kept or 'off (--no-record)'}")
     if info.secret_set:
         how = "auto-detected per request" if info.scheme == "auto" else info.scheme
+        source = f", secret from {origin.secret_source}" if origin.secret_source else ""
         required = "; unverified requests get 401" if info.require_signature else ""
-        lines.append(f"  Signatures   verified (scheme {how}){required}")
+        lines.append(f"  Signatures   verified (scheme {how}{escape(source)}){required}")
     else:
         lines.append("  Signatures   not checked: no secret (--secret or WHATSABLE_SECRET)")
     lines.extend(_forwarding_lines(info))
     if info.event_filter:
         lines.append(f"  Showing      only {', '.join(sorted(info.event_filter))} (everything is recorded)")
+    config = escape(display_path(origin.config_file)) if origin.config_file else "none (defaults, flags, environment)"
+    lines.append(f"  Config       {config}")
     lines.append(f"  Health       {escape(info.health_url)}")
-    lines.append(f"  Try it       [bold]{escape(_try_it(info))}[/]  (in another terminal)")
+    lines.append(f"  Try it       [bold]{escape(try_it(info, origin))}[/]  (in another terminal)")
     lines.append("[dim]Ctrl-C to stop[/]")
     return lines
 
 
-def _try_it(info: ListenInfo) -> str:
-    """The next step on a first run: a command that sends signed test events here (the secret never shown)."""
-    command = f"whatsable send-test {info.public_webhook_url or info.local_webhook_url}"  # through the tunnel
+def try_it(info: ListenInfo, origin: Origin) -> str:
+    """The next step on a first run: a send-test command that passes against this very listener.
+
+    It signs with the listener's own secret, named by where it came from (never shown): the environment
+    variable, or the config file. A listener that does not refuse unverified requests accepts forged ones
+    too, so the forged-request checks are left out unless it does (--require-signature).
+    """
+    words = ["whatsable", "send-test", info.public_webhook_url or info.local_webhook_url]  # through the tunnel
+    source = origin.secret_source or ""
     if info.secret_set:
-        command += ' --secret "$WHATSABLE_SECRET"'
+        if source.startswith("config ") and origin.config_file is not None:
+            words += ["--config", shlex.quote(str(origin.config_file))]
+        elif source == "WHATSABLE_SECRET" or info.require_signature:
+            # a secret typed on listen's command line is not repeated here: export it to run this as is
+            words += ["--secret", '"$WHATSABLE_SECRET"']
         if info.scheme not in ("auto", "whatsable"):
-            command += f" --scheme {info.scheme}"
-    return command
+            words += ["--scheme", info.scheme]
+    if not (info.secret_set and info.require_signature):
+        words.append("--no-security-checks")
+    return " ".join(words)
 
 
 def _forwarding_lines(info: ListenInfo) -> list[str]:
@@ -72,7 +107,8 @@ def _forwarding_lines(info: ListenInfo) -> list[str]:
 def summary_lines(summary: RunSummary) -> list[str]:
     by_type = ", ".join(f"{kind} {count}" for kind, count in summary.events.most_common())
     lines = [
-        f"[bold]Stopped.[/] {summary.total} events in {summary.duration_s:.1f} s" + (f": {by_type}" if by_type else "")
+        f"[bold]Stopped.[/] {plural(summary.total, 'event')} in {summary.duration_s:.1f} s"
+        + (f": {by_type}" if by_type else "")
     ]
     if summary.forwards_ok or summary.forwards_failed or summary.forwards_cancelled:
         redelivered = f" ({summary.redelivered} redelivered)" if summary.redelivered else ""
@@ -98,7 +134,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
             f"  [yellow]undelivered[/]  {count} to {escape(url)} (in the recording: re-send with `whatsable replay`)"
         )
     if summary.recording:
-        lines.append(f"  recording    {escape(str(summary.recording))} ({summary.lines_recorded} lines)")
+        lines.append(f"  recording    {escape(str(summary.recording))} ({plural(summary.lines_recorded, 'line')})")
     return lines
 
 
@@ -134,10 +170,12 @@ class ListenRenderer:
         show_body: bool = False,
         max_pending: int | None = None,
         start: bool = True,
+        origin: Origin | None = None,
     ) -> None:
         self.mode = mode
         self.out, self.err = out, err
         self.show_body = show_body
+        self.origin = origin or Origin()
         self._recording: str | None = None
         # Render thread only: pretty events whose headline is out while their forwards are pending,
         # and the event the last stdout line belonged to (to label results that arrive interleaved).
@@ -154,6 +192,9 @@ class ListenRenderer:
         self._recording = str(info.recording) if info.recording else None
         # quiet still says where it listens (one line): with --port 0 nothing else would tell.
         self.pump.submit(("banner" if self.mode != "quiet" else "ready_line", info), droppable=False)
+        if self.mode == "json":  # the first stdout line: a script learns the port (--port 0) and URLs
+            ready = {**fmt.ready_json(info), "web_inspector_url": self.origin.web_inspector}
+            self.pump.submit(("text", (self.out, fmt.dumps(ready))), droppable=False)
 
     def received(self, report: EventReport) -> None:
         if self.mode == "pretty":  # the headline at once; the forward lines when the app has answered
@@ -189,11 +230,19 @@ class ListenRenderer:
 
     def stopping(self) -> None:
         if self.mode != "quiet":
-            self.pump.submit(("note", "stopping: finishing in-flight requests…"), droppable=False)
+            note = "stopping: finishing in-flight requests… (press Ctrl-C again to quit now)"
+            self.pump.submit(("note", note), droppable=False)
+
+    def stopped_at_once(self) -> None:
+        """A second Ctrl-C: the listener quit without waiting (called on the command's thread, after the loop)."""
+        message = "quit at once: requests still in flight got no answer (their senders retry); all else is recorded"
+        self.pump.submit(("warning", message), droppable=False)
 
     def finished(self, summary: RunSummary) -> None:
         if self.mode != "quiet":
             self.pump.submit(("summary", summary), droppable=False)
+        if self.mode == "json":  # the last stdout line
+            self.pump.submit(("text", (self.out, fmt.dumps({"type": "summary", **summary.to_dict()}))), droppable=False)
 
     def close(self) -> None:
         self.pump.close()
@@ -224,7 +273,7 @@ class ListenRenderer:
             return [(self.err, Text(payload, "bold red" if kind == "alert" else "bold green"))]
         if kind == "ready_line":
             return [(self.err, Text(f"Webhook URL  {payload.public_webhook_url or payload.local_webhook_url}"))]
-        lines = banner(payload) if kind == "banner" else summary_lines(payload)
+        lines = banner(payload, self.origin) if kind == "banner" else summary_lines(payload)
         return [(self.err, Text.from_markup(line)) for line in lines]
 
     def _draw_event(self, report: EventReport) -> Sequence[Output]:
@@ -260,4 +309,5 @@ class ListenRenderer:
         where = self._recording or "the recording"
         if self.mode == "json":
             return [(self.out, fmt.dumps({"type": "skipped", "count": skipped, "recording": self._recording}))]
-        return [(self.out, Text(f"… {skipped} more events not shown (display too slow), see {where}", "yellow"))]
+        more = plural(skipped, "more event")
+        return [(self.out, Text(f"… {more} not shown (display too slow), see {where}", "yellow"))]

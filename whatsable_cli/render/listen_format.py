@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -12,41 +10,31 @@ from rich.json import JSON
 from rich.text import Text
 
 from whatsable_cli.delivery.results import DeliveryResult
-from whatsable_cli.listen.model import EventReport
+from whatsable_cli.listen.model import EventReport, ListenInfo
 from whatsable_cli.render.pump import Line
-from whatsable_cli.webhooks.events import ParsedEvent, decode_last_messages
+from whatsable_cli.render.text import first_line, local_clock, plural, short_id
+from whatsable_cli.webhooks.events import (
+    EVENT_KINDS,
+    KIND_OUTGOING,
+    KIND_UNKNOWN,
+    ParsedEvent,
+    chronological,
+    decode_last_messages,
+)
+from whatsable_cli.webhooks.summary import Role, shorten, summary_parts
 
-KIND_STYLES = {"message_status": "cyan", "incoming_message": "magenta"}
+KIND_STYLES = {"message_status": "cyan", "incoming_message": "magenta", KIND_OUTGOING: "blue"}
 STATUS_STYLES = {"sent": "white", "delivered": "green", "read": "bold green", "failed": "bold red"}
-MAX_TEXT = 60
 
 
 def clock(received_at: str) -> str:
-    """The local wall-clock time of an ISO timestamp (HH:MM:SS)."""
-    return _local_second(received_at[:19])  # a burst shares its second: convert each second once
-
-
-@functools.lru_cache(maxsize=8)
-def _local_second(utc_second: str) -> str:
-    try:
-        return datetime.fromisoformat(utc_second + "+00:00").astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return utc_second[11:19]
-
-
-def shorten(value: object, limit: int = MAX_TEXT) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def short_id(message_id: str) -> str:
-    """WhatsApp ids share a long prefix: keep the start and the distinguishing end."""
-    return message_id if len(message_id) <= 32 else f"{message_id[:10]}…{message_id[-16:]}"
+    """The local wall-clock time of an ISO timestamp (HH:MM:SS): render.text's one time rule."""
+    return local_clock(received_at)
 
 
 def short_request_id(request_id: str) -> str:
     """Enough of a recorded request's id for `whatsable events show ID` (a unique prefix is enough)."""
-    return request_id[:8]
+    return short_id(request_id)
 
 
 def status_style(status: int | None) -> str:
@@ -55,46 +43,38 @@ def status_style(status: int | None) -> str:
     return "green" if status < 300 else "yellow" if status < 500 else "red"
 
 
-def _status_fields(parsed: ParsedEvent, text: Line) -> None:
-    status = parsed.status or "?"
-    text.append(status, STATUS_STYLES.get(status, "yellow"))
-    if parsed.message_id:
-        text.append(f"  {short_id(parsed.message_id)}", "dim")
-    error = parsed.field("error")
-    if isinstance(error, dict):
-        text.append(f"  {error.get('code', '?')}: {shorten(error.get('message', ''))}", "red")
+# How each piece of an event's summary (webhooks.summary owns the words) is styled here.
+ROLE_STYLES = {
+    Role.MESSAGE_ID: "dim",
+    Role.ERROR: "red",
+    Role.DIRECTION: "bold cyan",
+    Role.NAME: "bold",
+    Role.PHONE: "dim",
+    Role.CONTENT_TYPE: "magenta",
+    Role.SENDER: "cyan",
+    Role.REFERRAL: "bold yellow",
+    Role.LINK: "blue underline",
+    Role.UNKNOWN: "yellow",
+}
 
 
-def _incoming_fields(parsed: ParsedEvent, text: Line) -> None:
-    name, phone = parsed.field("recipient_name"), parsed.field("phone_number")
-    if name:
-        text.append(str(name), "bold")
-    if phone is not None:
-        text.append(f" +{str(phone).lstrip('+')}", "dim")
-    kind = parsed.field("message_type") or "text"
-    message = parsed.field("last_message_of_user")
-    text.append(f"  {kind}", "magenta")
-    if message:
-        text.append(f": {shorten(message)!r}" if kind == "text" else f": {shorten(message)}")
-    attachment = parsed.field("attachment_url")
-    if attachment:
-        text.append(f"  {attachment}", "blue underline")  # whole: it is something to click
+def _summary(parsed: ParsedEvent, text: Line) -> None:
+    for part in summary_parts(parsed):
+        if part.role is Role.STATUS:
+            text.append(part.text, STATUS_STYLES.get(part.text, "yellow"))
+        else:
+            text.append(part.text, ROLE_STYLES.get(part.role, ""))
 
 
 def describe(report: EventReport, text: Line) -> None:
     """What matters about the event, appended to a line."""
     parsed, request = report.parsed, report.request
-    if parsed.kind == "message_status":
-        _status_fields(parsed, text)
-    elif parsed.kind == "incoming_message":
-        _incoming_fields(parsed, text)
-    elif parsed.kind == "unknown":
-        raw = f"event {parsed.raw_event!r}" if parsed.raw_event else (parsed.error or "not an event")
-        text.append(f"unknown: {shorten(raw)}", "yellow")
+    if parsed.kind in (*EVENT_KINDS, KIND_UNKNOWN):
+        _summary(parsed, text)
     elif parsed.kind == "too_large":
-        text.append(f"body of {request.body_size} bytes over --max-body, not kept", "red")
+        text.append(f"body of {plural(request.body_size, 'byte')} over --max-body, not kept", "red")
     else:
-        text.append(f"{parsed.error or parsed.kind} ({request.body_size} bytes, kept raw)", "red")
+        text.append(f"{parsed.error or parsed.kind} ({plural(request.body_size, 'byte')}, kept raw)", "red")
 
 
 def badges(report: EventReport, text: Line) -> None:
@@ -111,6 +91,10 @@ def badges(report: EventReport, text: Line) -> None:
             text.append(f"  [{flag.replace('_', ' ')}]", "bold yellow" if flag == "duplicate" else "bold red")
     if report.answer_status != 200:
         text.append(f"  → {report.answer_status}", status_style(report.answer_status))
+        primary = report.forwards[0] if report.forwards else None
+        if primary is not None and primary.status is None and report.answer_status in (502, 504):
+            # relayed: the sender got this because the app did not answer (the forward line names it)
+            text.append(" (app timed out)" if report.answer_status == 504 else " (app down)", "red")
 
 
 def headline(report: EventReport) -> Line:
@@ -135,9 +119,19 @@ def forward_line(result: DeliveryResult, *, redelivery_attempt: int | None = Non
         text.append(f" {result.latency_ms:.0f} ms", "dim")
     if result.error:
         text.append(f"  {result.error}", "red")
+    answer = app_answer(result)
+    if answer:
+        text.append(f"  answered: {answer}", "yellow")
     if redelivery_attempt is not None:
         text.append(f"  (redelivered from the queue, attempt {redelivery_attempt})", "yellow")
     return text
+
+
+def app_answer(result: DeliveryResult) -> str:
+    """The first line of what the app answered, when it answered something other than 2xx (else nothing)."""
+    if result.status is None or 200 <= result.status < 300 or not result.response_snippet:
+        return ""
+    return first_line(result.response_snippet)
 
 
 def queued_line(url: str) -> Line:
@@ -152,15 +146,18 @@ def compact_line(report: EventReport) -> Line:
         text.append(f"  {label}", status_style(result.status))
         if result.latency_ms is not None:
             text.append(f" {result.latency_ms:.0f}ms", "dim")
+        answer = app_answer(result)
+        if answer:
+            text.append(f" {answer}", "yellow")
     for _ in report.queued_for:
         text.append("  queued", "yellow")
     return text
 
 
 def transcript(data: dict[str, Any]) -> Text:
-    """`last_messages` (a JSON string in WhatsAble's payloads) as a short chat transcript."""
+    """`last_messages` (a JSON string or an array) as a short chat transcript, oldest first, the last ten."""
     text = Text()
-    for message in decode_last_messages(data)[-10:]:
+    for message in chronological(decode_last_messages(data))[-10:]:
         who = "User" if message.get("type") == "user" else "Bot "
         when = str(message.get("timestamp", ""))[11:19]
         content = shorten(message.get("content", ""), 100)
@@ -183,7 +180,7 @@ def body_details(report: EventReport) -> RenderableType:
             parts.append(JSON(body, indent=2))
         except ValueError:
             parts.append(Text(shorten(body, 2000)))
-    if report.parsed.kind == "incoming_message" and report.parsed.data is not None:
+    if report.parsed.kind in ("incoming_message", KIND_OUTGOING) and report.parsed.data is not None:
         chat = transcript(report.parsed.data)
         if chat.plain:
             parts.append(Text("  conversation:", "dim"))
@@ -215,6 +212,23 @@ def event_json(report: EventReport) -> dict[str, Any]:
         "data": parsed.data,
         "forwards": [result.to_dict() for result in report.forwards],
         "queued_for": report.queued_for,
+    }
+
+
+def ready_json(info: ListenInfo) -> dict[str, Any]:
+    """The first NDJSON line of `listen --json`: where it listens, so a script can use --port 0."""
+    return {
+        "type": "ready",
+        "port": info.port,
+        "local_url": info.local_webhook_url,
+        "public_url": info.public_webhook_url,
+        "health_url": info.health_url,
+        "inspector_url": info.inspector_url,
+        "recording": str(info.recording) if info.recording else None,
+        "history": str(info.history) if info.history else None,
+        "verifying": info.secret_set,
+        "scheme": info.scheme,
+        "forward_to": list(info.routing.targets),
     }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from whatsable_cli.delivery.http_rules import end_to_end_headers
 from whatsable_cli.recording.lines import encode_body
+from whatsable_cli.render.text import first_line, plural, short_id
 from whatsable_cli.replay.request import WARNING_TEXT
 from whatsable_cli.replay.service import ReplayOutcome
 from whatsable_cli.replay.stats import ReplaySummary
@@ -100,7 +101,7 @@ class LineBatcher:
 
 def _ident(outcome: ReplayOutcome) -> str:
     item = outcome.request.item
-    return (item.request_id or "")[:8] or "-"
+    return short_id(item.request_id)
 
 
 def outcome_json(outcome: ReplayOutcome) -> dict[str, Any]:
@@ -149,14 +150,37 @@ def outcome_line(outcome: ReplayOutcome) -> str:
     latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
     event = outcome.request.item.event_type or "-"
     tail = f"  {result.error}" if result.error else ""
-    return f"{mark} {answer:<11} {latency:>10}  {_ident(outcome):<8}  {event:<16}  {outcome.request.item.origin}{tail}"
+    if result.status is not None and not 200 <= result.status < 300 and result.response_snippet:
+        tail += f"  answered: {first_line(result.response_snippet)}"
+    said = _event_summary(outcome.request.body)
+    origin = outcome.request.item.origin
+    return f"{mark} {answer:<11} {latency:>10}  {_ident(outcome):<8}  {event:<16}  {origin}{said}{tail}"
+
+
+def _event_summary(body: bytes) -> str:
+    """`  +8801734363287: Hello!`: the event's one-line summary (webhooks.summary), for the lines people read."""
+    from whatsable_cli.webhooks.events import EVENT_KINDS, parse_body
+    from whatsable_cli.webhooks.summary import shorten, summarize
+
+    parsed = parse_body(body)
+    return f"  {shorten(summarize(parsed), 80)}" if parsed.kind in EVENT_KINDS else ""
 
 
 class ReplayPrinter:
     """The replay observer: prints each outcome as it happens (the service never prints)."""
 
-    def __init__(self, *, url: str, json_output: bool, show_secrets: bool, progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        json_output: bool,
+        show_secrets: bool,
+        progress: bool | None = None,
+        resigning: str | None = None,
+    ) -> None:
         self.url = url
+        self.resigning = resigning  # how requests are re-signed (--resign), said on stderr; None: they are not
+        self._resigned = 0
         self.json_output = json_output
         self.show_secrets = show_secrets
         self._stdout_tty = sys.stdout.isatty()
@@ -239,6 +263,8 @@ class ReplayPrinter:
             self._terminal().print(f"[{style}]{escape(outcome_line(outcome))}[/]", soft_wrap=True)
         else:
             self._write(outcome_line(outcome) + "\n")
+        if outcome.request.resigned:
+            self._resigned += 1
         if not outcome.passed:
             self._failed += 1
         if self._progress is not None:
@@ -268,14 +294,17 @@ class ReplayPrinter:
         else:
             sys.stdout.write("".join(line + "\n" for line in summary_lines(summary, self.url)))
         sys.stdout.flush()
+        if self.resigning is not None:  # never silent: a re-signed request arrives valid whatever was recorded
+            would = "would be " if summary.dry_run else ""
+            print_note(f"{plural(self._resigned, 'request')} {would}re-signed with {self.resigning} (--resign)")
 
 
 def summary_lines(summary: ReplaySummary, url: str) -> list[str]:
     if summary.dry_run:
-        return [f"dry run: {summary.selected - summary.skipped} requests would be sent to {url}"]
+        return [f"dry run: {plural(summary.selected - summary.skipped, 'request')} would be sent to {url}"]
     rate = f", {summary.requests_per_second} req/s" if summary.requests_per_second else ""
     lines = [
-        f"replayed {summary.sent} of {summary.selected} requests to {url} in {summary.elapsed_s:.2f} s{rate}",
+        f"replayed {summary.sent} of {plural(summary.selected, 'request')} to {url} in {summary.elapsed_s:.2f} s{rate}",
         f"  passed {summary.passed} · failed {summary.failed} · unreachable {summary.unreachable}"
         f" · skipped {summary.skipped}" + (f" · not sent {summary.not_sent}" if summary.not_sent else ""),
     ]

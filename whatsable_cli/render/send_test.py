@@ -13,6 +13,7 @@ from rich.table import Table
 
 from whatsable_cli.errors import ExitCode
 from whatsable_cli.render.console import print_json, print_note, print_warning, stderr_console, stdout_console
+from whatsable_cli.render.text import first_line, plural
 from whatsable_cli.send_test.reports import report_to_dict, request_to_dict
 from whatsable_cli.send_test.sender import OutboundRequest
 from whatsable_cli.send_test.verdicts import Check, Outcome, Report, Verdict
@@ -29,11 +30,12 @@ VERDICT_MARKS = {
 }
 
 
-def print_plan_notes(notes: list[str], console: Console | None = None) -> None:
-    """What will not be checked. Only a missing secret is a warning (the user can fix it); what a scheme cannot
-    check, or a check turned off, is a note: a warning on every default CI run teaches people to ignore them."""
+def print_plan_notes(notes: list[str], console: Console | None = None, *, unsigned_ok: bool = False) -> None:
+    """What will not be checked. Only a missing secret is a warning (the user can fix it), unless unsigned was
+    asked for (--allow-unsigned); what a scheme cannot check, or a check turned off, is a note: a warning on
+    every default CI run teaches people to ignore them."""
     for note in notes:
-        if note.startswith(UNSIGNED_NOTE):
+        if note.startswith(UNSIGNED_NOTE) and not unsigned_ok:
             print_warning(note, console)
         else:
             print_note(f"note: {note}", console)
@@ -42,8 +44,9 @@ def print_plan_notes(notes: list[str], console: Console | None = None) -> None:
 class ConsoleObserver:
     """Prints what was not checked (stderr) and, on a TTY, a progress bar for multi-request runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unsigned_ok: bool = False) -> None:
         self._console = stderr_console()
+        self._unsigned_ok = unsigned_ok
         self._progress: Progress | None = None
         self._task = TaskID(0)
 
@@ -58,7 +61,7 @@ class ConsoleObserver:
             self._progress = None
 
     def started(self, total: int, notes: list[str]) -> None:
-        print_plan_notes(notes, self._console)
+        print_plan_notes(notes, self._console, unsigned_ok=self._unsigned_ok)
         if total > 1 and self._console.is_terminal:
             self._progress = Progress(
                 TextColumn("sending"),
@@ -92,6 +95,14 @@ def _status(outcome: Outcome) -> str:
     return str(exchange.status) if exchange.status is not None else (exchange.error_code or "error")
 
 
+def _answer(outcome: Outcome) -> str:
+    """The first line of the endpoint's answer when it was not 2xx: what the app itself said went wrong."""
+    exchange = outcome.exchange
+    if exchange is None or exchange.status is None or 200 <= exchange.status < 300 or not exchange.snippet:
+        return ""
+    return first_line(exchange.snippet)
+
+
 def _short_request(label: str) -> str:
     """`message_status/delivered` -> `delivered`: variant names are unique across both events."""
     event, sep, variant = label.partition("/")
@@ -102,11 +113,11 @@ def _short_request(label: str) -> str:
 WIDE_TABLE_COLUMNS = 120
 
 
-def render_report(report: Report, *, json_output: bool) -> None:
+def render_report(report: Report, *, json_output: bool, console: Console | None = None) -> None:
     if json_output:
         print_json(report_to_dict(report))
         return
-    console = stdout_console()
+    console = console or stdout_console()
     wide = console.width >= WIDE_TABLE_COLUMNS
     console.print(_results_table(report, with_hints=wide))
     if not wide:
@@ -134,7 +145,9 @@ def _results_table(report: Report, *, with_hints: bool) -> Table:
             VERDICT_MARKS[outcome.verdict],
         ]
         if with_hints:
-            cells.append(escape(outcome.message) + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else ""))
+            answer = _answer(outcome)
+            cell = escape(outcome.message) + (f"\n[yellow]answered: {escape(answer)}[/]" if answer else "")
+            cells.append(cell + (f"\n[dim]{escape(outcome.hint)}[/]" if outcome.hint else ""))
         last_of_group = index + 1 == len(outcomes) or outcomes[index + 1].check.group != outcome.check.group
         # a rule between groups: deliveries, forgeries, duplicates, ordering
         table.add_row(*cells, end_section=last_of_group)
@@ -144,13 +157,23 @@ def _results_table(report: Report, *, with_hints: bool) -> Table:
 def _detail_lines(outcomes: list[Outcome]) -> list[str]:
     """What the narrow table leaves out: the message and hint of every check that did not simply pass."""
     lines = []
+    skipped: dict[str, list[str]] = {}  # checks skipped for one reason share one line
     for outcome in outcomes:
+        if outcome.verdict is Verdict.SKIPPED and not outcome.hint:
+            skipped.setdefault(outcome.message, []).append(outcome.check.group)
+            continue
         if outcome.verdict is Verdict.PASS and not outcome.hint:
             continue
         name = f"{outcome.check.name} [{_short_request(outcome.check.request)}]"
         lines.append(f"{VERDICT_MARKS[outcome.verdict]} {escape(name)}: {escape(outcome.message)}")
+        answer = _answer(outcome)
+        if answer:
+            lines.append(f"    [yellow]answered:[/] {escape(answer)}")
         if outcome.hint:
             lines.append(f"    [dim]hint:[/] {escape(outcome.hint)}")
+    for message, groups in skipped.items():  # the table above names them
+        kinds = " and ".join(dict.fromkeys(groups))
+        lines.append(f"{VERDICT_MARKS[Verdict.SKIPPED]} {plural(len(groups), kinds + ' check')}: {escape(message)}")
     return lines
 
 

@@ -27,9 +27,9 @@ EDITED_SIGNATURE = "edited"
 STALE_SIGNATURE = "stale"
 WARNING_TEXT = {
     EDITED_SIGNATURE: "a --set edit changed the body but the recorded signature was kept: it will not verify "
-    "(pass --secret or set WHATSABLE_SECRET to re-sign)",
+    "(pass --resign to re-sign with your secret)",
     STALE_SIGNATURE: "the recorded signature's timestamp is older than the receiver's ±300 s tolerance: it "
-    "will be rejected as stale (pass --secret to re-sign with a fresh timestamp)",
+    "will be rejected as stale (pass --resign to re-sign with a fresh timestamp)",
 }
 
 

@@ -1,4 +1,4 @@
-"""Replay sources: recordings, fixture names, JSON payload files, folders of them and stdin, all streamed."""
+"""Replay sources: the history, recordings, fixtures, JSON payload files, folders of them and stdin, all streamed."""
 
 from __future__ import annotations
 
@@ -40,8 +40,35 @@ class Source:
     """A SOURCE argument, resolved before anything is sent (so a typo fails fast, exit 7)."""
 
     spec: str
-    kind: str  # "recording" | "payloads" | "fixture" | "stdin"
+    kind: str  # "recording" | "payloads" | "fixture" | "stdin" | "history"
     path: Path | None = None
+    run: int | None = None  # history: one run (None: every run)
+    ids: tuple[str, ...] = ()  # history: only requests whose id starts with one of these (none: all)
+
+
+HISTORY = "history"  # SOURCE: every run in the history; run:N or run:latest is one of them
+
+
+def history_source(spec: str, ids: Iterable[str] = ()) -> Source:
+    """`history`, `run:N` or `run:latest` as a source, its run checked now (exit 7 for one that is not there)."""
+    from whatsable_cli.paths import history_path
+    from whatsable_cli.recording.history import opened_history
+    from whatsable_cli.recording.history_queries import resolve_run
+
+    path = history_path()
+    with opened_history(path) as history:
+        if history.conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None:
+            raise BadInputError(
+                f"no recording found: the history ({path}) has no runs yet",
+                hint="run `whatsable listen` to record events, or pass a recording file",
+                code="no_recording",
+            )
+        run = resolve_run(history, spec.removeprefix("run:")) if spec.startswith("run:") else None
+    return Source(spec, HISTORY, path, run, tuple(ids))
+
+
+def _is_history_spec(spec: str) -> bool:
+    return (spec == HISTORY or spec.startswith("run:")) and not Path(spec).exists()
 
 
 def _is_recording_line(line: bytes) -> bool | None:
@@ -93,6 +120,8 @@ def resolve_source(spec: str) -> list[Source]:
     """A file, a folder (its .json/.jsonl files, sorted), a fixture name, or - for stdin."""
     if spec == STDIN:
         return [Source(spec, "stdin")]
+    if _is_history_spec(spec):
+        return [history_source(spec)]
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in PAYLOAD_SUFFIXES)
@@ -206,6 +235,9 @@ def iter_items(
         if source.kind == "stdin":
             yield from _stdin_items(stdin, strict=strict, on_skip=on_skip)
             continue
+        if source.kind == HISTORY:
+            yield from _history_items(source)
+            continue
         assert source.path is not None
         if source.kind == "fixture":
             yield ReplayItem(f"fixture:{source.spec}", source.path.read_bytes(), event_type=source.spec.split("/")[0])
@@ -215,3 +247,33 @@ def iter_items(
                 yield from _recorded_items(handle, source.spec, strict=strict, on_skip=on_skip)
             else:
                 yield from _payload_items(iter(handle), source.spec, strict=strict, on_skip=on_skip)
+
+
+def _history_items(source: Source) -> Iterator[ReplayItem]:
+    """The history's requests (one run, or every run), oldest first, streamed from the database."""
+    from whatsable_cli.recording.history import opened_history
+    from whatsable_cli.recording.history_queries import Selection, select_rows
+    from whatsable_cli.recording.query import Filters
+
+    origin = HISTORY if source.run is None else f"run {source.run}"
+    selection = Selection(Filters(ids=source.ids), run=source.run)
+    with opened_history(source.path) as history:
+        for _, _, request in select_rows(history, selection, newest_first=False):
+            if request.body_omitted:  # still selected by the filters, then skipped and counted by the replay
+                reason = f"{origin}: request {request.id} was recorded without its body (over the size limit)"
+                yield ReplayItem(
+                    origin, b"", [], request.method, request.id, request.received_at, request.event_type, reason
+                )
+                continue
+            headers = request.headers
+            if "decoded" in request.flags:  # the body was recorded decompressed: its Content-Encoding no longer holds
+                headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+            yield ReplayItem(
+                origin,
+                request.body_bytes,
+                headers,
+                request.method,
+                request.id,
+                request.received_at,
+                request.event_type,
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from whatsable_cli.send_test.plan import (
     FORGED_SKEW_S,
@@ -15,6 +16,7 @@ from whatsable_cli.send_test.plan import (
     Step,
     choose_sources,
 )
+from whatsable_cli.send_test.scenario_steps import scenario_steps
 from whatsable_cli.send_test.sender import OutboundRequest
 from whatsable_cli.send_test.verdicts import Check, Expect
 from whatsable_cli.webhooks.overrides import apply_overrides, to_body
@@ -22,46 +24,72 @@ from whatsable_cli.webhooks.signing import Clock, generate_secret
 from whatsable_cli.webhooks.synthetic import SyntheticEvents
 
 REPLAY_HINT = "reject timestamps more than 5 minutes from now: that is what stops a captured request being replayed"
+REPLAY_CHECKS = frozenset({"stale timestamp", "future timestamp"})  # only a timestamped scheme can run them
+BODY_CHECKS = frozenset({"tampered body"})  # only a scheme that signs the body can run them
 DEDUPE_HINT = (
     "answer 2xx to a duplicate and skip the work: WhatsAble may redeliver; deduplicate on "
-    "message_id + status (message_status) or phone_number + user_timestamp (incoming_message)"
+    "message_id + status (message_status), phone_number + user_timestamp (incoming_message), or, in the flat "
+    "family, phone_number + user_last_message_time (bot_last_message_time for outgoing messages)"
 )
 
 
 def build_plan(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
     """The whole plan; bad input (unknown names, --set, secret form) fails here, before anything is sent."""
-    events = SyntheticEvents(settings.seed, clock=clock)
+    events = SyntheticEvents(settings.seed, clock=clock, payload_format=settings.payload_format)
     sources = choose_sources(settings, events)
     factory = RequestFactory(settings, clock)
     factory.signature_headers(b"")  # a secret of the wrong form for the scheme is bad input, now
     for source in sources:
         source.make()  # so is a --set that does not fit the payload
     plan = Plan()
-    for source in sources:
-        for n in range(1, settings.repeat + 1):
-            label = source.label if settings.repeat == 1 else f"{source.label} #{n}"
-            plan.steps.append(Step(Check("delivery", "deliver", label), _signed(factory, source)))
-    if not settings.secret:
+    if settings.scenario is not None:  # its steps are the deliveries
+        plan.steps += scenario_steps(settings.scenario, factory, events, settings.overrides, settings.repeat)
+    else:
+        for source in sources:
+            for n in range(1, settings.repeat + 1):
+                label = source.label if settings.repeat == 1 else f"{source.label} #{n}"
+                plan.steps.append(Step(Check("delivery", "deliver", label), _signed(factory, source)))
+    security = security_steps(factory, sources[0])  # no request is built until a step is sent
+    if settings.secret and settings.security_checks and not factory.scheme.signs_body:
+        # A fixed value is the same whatever the body: an endpoint right to accept it accepts a tampered body.
+        reason = f"the {factory.scheme.name} scheme sends a fixed value, which does not depend on the body"
+        plan.notes.append(f"tampered-body check skipped: {reason}")
+        plan.steps += skipping([step for step in security if step.check.name in BODY_CHECKS], reason)
+        security = [step for step in security if step.check.name not in BODY_CHECKS]
+    if not settings.security_checks:  # turned off on purpose: a missing secret is then no news
+        plan.notes.append("security checks skipped: --no-security-checks")
+        plan.steps += skipping(security, "--no-security-checks")
+    elif not settings.secret:
         plan.notes.append(
             "security checks skipped: no secret, so requests go unsigned and there is no signature to forge "
             "(pass --secret or set WHATSABLE_SECRET to check that the endpoint rejects forged events)"
         )
-    elif not settings.security_checks:
-        plan.notes.append("security checks skipped: --no-security-checks")
+        plan.steps += skipping(security, "no secret, so nothing to forge")
+    elif not factory.scheme.timestamped:
+        plan.notes.append(
+            f"replay checks skipped: the {factory.scheme.name} scheme signs no timestamp, so a replayed "
+            "request cannot be told from the original (the standard and svix schemes can)"
+        )
+        plan.steps += [step for step in security if step.check.name not in REPLAY_CHECKS]
+        reason = f"the {factory.scheme.name} scheme signs no timestamp"
+        plan.steps += skipping([step for step in security if step.check.name in REPLAY_CHECKS], reason)
     else:
-        plan.steps += security_steps(factory, sources[0])
-        if not factory.scheme.timestamped:
-            plan.notes.append(
-                f"replay checks skipped: the {factory.scheme.name} scheme signs no timestamp, so a replayed "
-                "request cannot be told from the original (the standard and svix schemes can)"
-            )
-    if settings.semantics_checks:
-        plan.steps += duplicate_steps(factory, sources[0])
-        if any(s.event == "message_status" for s in sources):
-            plan.steps += ordering_steps(factory, events, settings.overrides)
-        else:
-            plan.notes.append("ordering check skipped: no message_status event among the events sent")
+        plan.steps += security
+    semantics = duplicate_steps(factory, sources[0])
+    ordering = ordering_steps(factory, events, settings.overrides)
+    if not settings.semantics_checks:
+        plan.steps += skipping([*semantics, *ordering], "--no-semantics-checks")
+    elif any(s.event == "message_status" for s in sources):
+        plan.steps += [*semantics, *ordering]
+    else:
+        plan.notes.append("ordering check skipped: no message_status event among the events sent")
+        plan.steps += [*semantics, *skipping(ordering, "no message_status event among the events sent")]
     return plan
+
+
+def skipping(steps: list[Step], reason: str) -> list[Step]:
+    """The same checks, reported skipped (in the table, the JSON and as JUnit <skipped/>) instead of sent."""
+    return [replace(step, skip=reason) for step in steps]
 
 
 def _signed(factory: RequestFactory, source: Source) -> Callable[[], OutboundRequest]:
@@ -116,16 +144,15 @@ def security_steps(factory: RequestFactory, source: Source) -> list[Step]:
             _forged(factory, source, lambda body, sig: (body, {**sig, header: malformed})),
         ),
     ]
-    if scheme.timestamped:
-        cases += [
-            (
-                "stale timestamp",
-                "timestamp 10 min old, correctly signed: a replay",
-                REPLAY_HINT,
-                _skewed(factory, source, -1),
-            ),
-            ("future timestamp", "timestamp 10 min ahead, correctly signed", REPLAY_HINT, _skewed(factory, source, 1)),
-        ]
+    cases += [  # a scheme that signs no timestamp cannot have these: build_plan reports them skipped
+        (
+            "stale timestamp",
+            "timestamp 10 min old, correctly signed: a replay",
+            REPLAY_HINT,
+            _skewed(factory, source, -1),
+        ),
+        ("future timestamp", "timestamp 10 min ahead, correctly signed", REPLAY_HINT, _skewed(factory, source, 1)),
+    ]
     label = source.label
     return [
         Step(Check("security", name, label, Expect.REJECT, defect, hint), build) for name, defect, hint, build in cases

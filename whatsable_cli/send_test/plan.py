@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whatsable_cli.errors import BadInputError
+from whatsable_cli.send_test.scenarios import Expectation, Scenario, ScenarioStep
 from whatsable_cli.send_test.sender import USER_AGENT, OutboundRequest
 from whatsable_cli.send_test.verdicts import Check
-from whatsable_cli.webhooks.events import CONTENT_TYPES, EVENT_TYPES, STATUSES
-from whatsable_cli.webhooks.fixtures import DEFAULT_VARIANT, check_choice, load_payload_source
+from whatsable_cli.webhooks.events import EVENT_KINDS, PayloadFormat, parse_body
+from whatsable_cli.webhooks.fixtures import load_payload_source
 from whatsable_cli.webhooks.overrides import apply_overrides, apply_overrides_to_body, to_body
 from whatsable_cli.webhooks.signing import Clock, get_scheme, sign
-from whatsable_cli.webhooks.synthetic import SyntheticEvents
+from whatsable_cli.webhooks.synthetic import SyntheticEvents, variants_for
 
 DEFAULT_HEADERS = (("Content-Type", "application/json"), ("User-Agent", USER_AGENT))
 FORGED_SKEW_S = 600  # 10 minutes: well outside the ±300 s every timestamped scheme allows
@@ -39,6 +39,8 @@ class SendTestSettings:
     headers: tuple[tuple[str, str], ...] = ()
     security_checks: bool = True
     semantics_checks: bool = True
+    scenario: Scenario | None = None  # its steps replace the deliveries
+    payload_format: PayloadFormat = PayloadFormat.ENVELOPE  # which of WhatsAble's two payload families
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Step:
 
     check: Check
     build: Callable[[], OutboundRequest]
+    delay_s: float = 0.0  # wait this long before building and sending it (a scenario step's delay)
+    expect: Expectation | None = None  # a scenario step's own expectations, over the run's criteria
+    skip: str | None = None  # why this check is not sent: it is reported skipped, never silently left out
 
 
 @dataclass
@@ -65,20 +70,37 @@ class Source:
 
 
 def choose_sources(settings: SendTestSettings, events: SyntheticEvents) -> list[Source]:
-    """--body-file, else --fixture, else synthetic events (default: delivered + text)."""
-    given = [bool(settings.body is not None), bool(settings.fixtures), _synthetic_flags(settings)]
+    """--body-file, else --fixture, else a --scenario's events, else synthetic events (default: delivered + text)."""
+    given = [
+        settings.body is not None,
+        bool(settings.fixtures),
+        settings.scenario is not None,
+        _synthetic_flags(settings),
+    ]
     if sum(given) > 1:
         raise BadInputError(
-            "choose one of --body-file, --fixture, or --event/--status/--content-type/--all-variants",
+            "choose one of --body-file, --fixture, --scenario, or --event/--status/--content-type/--all-variants",
             hint="they all say what to send; combine --set and --repeat with any of them",
             code="conflicting_sources",
         )
     if settings.body is not None:
         return [_fixed(settings.body_label, settings.body, settings.overrides)]
     if settings.fixtures:
-        return [_fixed(name, load_payload_source(name), settings.overrides) for name in settings.fixtures]
+        return [
+            _fixed(name, load_payload_source(name, settings.payload_format), settings.overrides)
+            for name in settings.fixtures
+        ]
+    if settings.scenario is not None:
+        if settings.payload_format is not PayloadFormat.ENVELOPE:
+            raise BadInputError(
+                "--scenario sends envelope events: --format flat does not apply to it",
+                hint="drop --format flat, or send flat events with --event/--content-type/--all-variants",
+                code="conflicting_sources",
+            )
+        return _scenario_sources(settings.scenario, events, settings.overrides)
+    prefix = "flat/" if settings.payload_format is PayloadFormat.FLAT else ""  # as the fixture names say it
     return [
-        Source(f"{event}/{variant}", _synthetic(events, event, variant, settings.overrides), event)
+        Source(f"{prefix}{event}/{variant}", _synthetic(events, event, variant, settings.overrides), event)
         for event, variant in _variants(settings)
     ]
 
@@ -88,37 +110,10 @@ def _synthetic_flags(settings: SendTestSettings) -> bool:
 
 
 def _variants(settings: SendTestSettings) -> list[tuple[str, str]]:
-    if settings.event is not None:
-        check_choice("event", settings.event, EVENT_TYPES)
-    if settings.status is not None:
-        check_choice("status", settings.status, STATUSES)
-    if settings.content_type is not None:
-        check_choice("content type", settings.content_type, CONTENT_TYPES)
-    chosen = {"message_status": settings.status, "incoming_message": settings.content_type}
-    if settings.event is not None:
-        other = next(e for e in EVENT_TYPES if e != settings.event)
-        if chosen[other] is not None:
-            flag = "--status" if other == "message_status" else "--content-type"
-            raise BadInputError(
-                f"{flag} applies to {other} events, not {settings.event}",
-                hint=f"drop {flag}",
-                code="conflicting_variant",
-            )
-        events = [settings.event]
-    elif settings.status or settings.content_type:
-        events = [e for e in EVENT_TYPES if chosen[e] is not None]
-    else:
-        events = list(EVENT_TYPES)
-    pairs = []
-    for event in events:
-        every = STATUSES if event == "message_status" else CONTENT_TYPES
-        variant = chosen[event]
-        pairs += (
-            [(event, v) for v in every]
-            if settings.all_variants and variant is None
-            else [(event, variant or DEFAULT_VARIANT[event])]
-        )
-    return pairs
+    """What --event/--status/--content-type/--all-variants ask for, in the family --format chose."""
+    return variants_for(
+        settings.payload_format, settings.event, settings.status, settings.content_type, settings.all_variants
+    )
 
 
 def _synthetic(events: SyntheticEvents, event: str, variant: str, overrides: tuple[str, ...]) -> Callable[[], bytes]:
@@ -128,17 +123,27 @@ def _synthetic(events: SyntheticEvents, event: str, variant: str, overrides: tup
     return make
 
 
+def _scenario_sources(scenario: Scenario, events: SyntheticEvents, overrides: tuple[str, ...]) -> list[Source]:
+    """One source per kind of event the scenario sends (its first step of each): what the security and
+    semantics checks forge and repeat."""
+    firsts: dict[str, ScenarioStep] = {}
+    for step in scenario.steps:
+        firsts.setdefault(step.label, step)
+    return [
+        Source(label, _synthetic(events, step.event, step.variant, (*overrides, *step.overrides)), step.event)
+        for label, step in firsts.items()
+    ]
+
+
 def _fixed(label: str, raw: bytes, overrides: tuple[str, ...]) -> Source:
     body = apply_overrides_to_body(raw, overrides, label)  # a bad --set fails now, before anything is sent
     return Source(label, lambda: body, _event_of(body))
 
 
 def _event_of(raw: bytes) -> str | None:
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload.get("event") if isinstance(payload, dict) else None
+    """The event a fixed body holds, in either family (None when it is no WhatsAble event)."""
+    kind = parse_body(raw).kind
+    return kind if kind in EVENT_KINDS else None
 
 
 class RequestFactory:

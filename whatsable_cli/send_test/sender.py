@@ -43,6 +43,7 @@ class Exchange:
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     snippet: str = ""
+    body: bytes = b""  # the answer's start (up to MAX_RESPONSE_BYTES), for checks on its content
     connect_ms: float | None = None  # None when no new connection was opened (or it never completed)
     total_ms: float = 0.0
     error: str | None = None
@@ -144,7 +145,8 @@ class Sender:
                 body += chunk
                 if len(body) >= MAX_RESPONSE_BYTES:
                     break
-            exchange.snippet = snippet(bytes(body))
+            exchange.body = bytes(body)
+            exchange.snippet = snippet(exchange.body)
         finally:
             await response.aclose()
 

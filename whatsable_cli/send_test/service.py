@@ -7,10 +7,11 @@ import time
 from typing import Protocol
 
 from whatsable_cli.delivery.http_rules import check_http_url
+from whatsable_cli.send_test.answers import judge_step
 from whatsable_cli.send_test.checks import build_plan
 from whatsable_cli.send_test.plan import Plan, SendTestSettings
 from whatsable_cli.send_test.sender import OutboundRequest, Sender
-from whatsable_cli.send_test.verdicts import STOPPING_ERRORS, Check, Criteria, Outcome, Report, judge, skipped
+from whatsable_cli.send_test.verdicts import STOPPING_ERRORS, Check, Criteria, Outcome, Report, skipped
 from whatsable_cli.webhooks.signing import Clock
 
 
@@ -30,7 +31,7 @@ def prepare(settings: SendTestSettings, *, clock: Clock = time.time) -> Plan:
 
 def planned_requests(plan: Plan) -> list[tuple[Check, OutboundRequest]]:
     """The exact requests a run would send, in order (signed now), with the check each one serves."""
-    return [(step.check, step.build()) for step in plan.steps]
+    return [(step.check, step.build()) for step in plan.steps if step.skip is None]
 
 
 def run_send_test(
@@ -46,10 +47,14 @@ async def _run(plan: Plan, settings: SendTestSettings, criteria: Criteria, obser
     stopped_by: Outcome | None = None
     async with Sender(timeout=criteria.timeout_s) as sender:
         for step in plan.steps:
-            if stopped_by is not None:
+            if step.skip is not None:
+                outcome = skipped(step.check, step.skip)
+            elif stopped_by is not None:
                 outcome = skipped(step.check, f"{stopped_by.code} earlier")
             else:
-                outcome = judge(step.check, await sender.send(step.build()), criteria)
+                if step.delay_s:
+                    await asyncio.sleep(step.delay_s)  # a scenario's pause between two events
+                outcome = judge_step(step.check, step.expect, await sender.send(step.build()), criteria)
                 if outcome.code in STOPPING_ERRORS:
                     stopped_by = outcome  # refused, DNS or TLS: every later request would fail the same way
             report.outcomes.append(outcome)

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,13 +92,38 @@ def find_agent(explicit: str | None = None) -> AgentBinary:
 
 
 def missing_binary_error(agent: AgentBinary) -> TunnelError:
-    """No agent where we looked; this tool never downloads one (pyngrok would, unverified, onto stdout)."""
-    where = "put it on PATH or pass --ngrok-path" if agent.source == "default location" else "fix --ngrok-path"
+    """No agent where we looked (and no download: declined, or a path the user named)."""
+    if agent.source == "default location":
+        hint = (
+            f"let `whatsable listen` download it (it asks first, unless --yes), or install ngrok ({DOWNLOAD_PAGE})"
+            " and put it on PATH; or use --no-tunnel / --public-url URL"
+        )
+    else:
+        hint = f"install ngrok ({DOWNLOAD_PAGE}) and fix {agent.source}; or use --no-tunnel / --public-url URL"
     return TunnelError(
-        f"ngrok agent not found at {agent.path} (from {agent.source})",
-        hint=f"install ngrok ({DOWNLOAD_PAGE}) and {where}; or use --no-tunnel / --public-url URL",
-        code="ngrok_not_found",
+        f"ngrok agent not found at {agent.path} (from {agent.source})", hint=hint, code="ngrok_not_found"
     )
+
+
+def ensure_agent(explicit: str | None, *, ask: Callable[[Path], bool], install: Callable[[Path], None]) -> AgentBinary:
+    """The agent, downloaded first when none is installed and `ask(path)` agrees.
+
+    Only into the default location: a path the user named (--ngrok-path, PYNGROK_NGROK_PATH, the config file)
+    that holds nothing is more likely a typo than a wish to download there.
+    """
+    agent = find_agent(explicit)
+    if agent.exists:
+        return agent
+    if agent.source != "default location" or not ask(agent.path):
+        raise missing_binary_error(agent)
+    install(agent.path)
+    if not agent.exists:
+        raise TunnelError(
+            f"the ngrok agent download left nothing at {agent.path}",
+            hint=f"install ngrok yourself ({DOWNLOAD_PAGE}) and pass --ngrok-path; or use --no-tunnel",
+            code="ngrok_download_failed",
+        )
+    return agent
 
 
 def agent_version(agent: AgentBinary, timeout: float = 10.0) -> tuple[int, int, int]:

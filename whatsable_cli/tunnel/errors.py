@@ -11,15 +11,22 @@ from whatsable_cli.tunnel.agent import AUTHTOKEN_PAGE, DOWNLOAD_PAGE
 ERROR_CODE = re.compile(r"ERR_NGROK_\d+")
 AGENTS_PAGE = "https://dashboard.ngrok.com/agents"
 DOMAINS_PAGE = "https://dashboard.ngrok.com/domains"
+# What the agent logs when it cannot reach ngrok's servers; it would retry for ever, so one such line at
+# start-up is answer enough. Matched lower-cased; "EOF" (a connection cut before the session started) is a
+# word of its own, matched as written.
 _OFFLINE_SIGNS = (
     "failed to dial",
     "no such host",
+    "server misbehaving",  # a DNS server that could not answer
     "network is unreachable",
     "connection refused",
+    "connection reset",
     "i/o timeout",
     "tls handshake",
+    "x509:",  # a certificate refused: often a proxy that intercepts TLS
     "temporary failure in name resolution",
 )
+_EOF = re.compile(r"(?<![\w/])EOF\b")
 _TOKEN_ECHO = re.compile(r"(Your authtoken:\s*)\S+", re.IGNORECASE)
 _TOKEN_FLAG = re.compile(r"(--authtoken[ =])\S+")
 REDACTED = "[REDACTED]"
@@ -31,8 +38,12 @@ KNOWN_ERRORS: dict[str, tuple[str, str]] = {
         f"get yours at {AUTHTOKEN_PAGE}, then `export NGROK_AUTHTOKEN=<token>` or `ngrok config add-authtoken <token>`",
     ),
     "ERR_NGROK_105": (
-        "ngrok rejected the authtoken: it is malformed or wrong",
-        f"copy it again from {AUTHTOKEN_PAGE} into NGROK_AUTHTOKEN or `ngrok config add-authtoken <token>`",
+        "ngrok rejected the authtoken: it does not look like an ngrok authtoken",
+        f"copy it again, whole, from {AUTHTOKEN_PAGE} into NGROK_AUTHTOKEN or `ngrok config add-authtoken <token>`",
+    ),
+    "ERR_NGROK_107": (
+        "ngrok rejected the authtoken: it is well formed but invalid (reset, revoked, or from a team you left)",
+        f"copy your current token from {AUTHTOKEN_PAGE} into NGROK_AUTHTOKEN or `ngrok config add-authtoken <token>`",
     ),
     "ERR_NGROK_108": (
         "your ngrok account already has an agent session online (the free plan allows one)",
@@ -43,9 +54,14 @@ KNOWN_ERRORS: dict[str, tuple[str, str]] = {
         "the domain {domain} is already online elsewhere",
         "stop the other endpoint on it (another ngrok agent or `whatsable listen`), or use another --domain",
     ),
-    "ERR_NGROK_313": (
-        "the domain {domain} does not belong to your ngrok account",
-        f"check --domain (or `domain` in whatsable.toml) against {DOMAINS_PAGE}",
+    "ERR_NGROK_320": (
+        "the domain {domain} is reserved for another ngrok account",
+        f"check --domain (or `domain` in whatsable.toml) against {DOMAINS_PAGE}, and that NGROK_AUTHTOKEN is "
+        "this account's",
+    ),
+    "ERR_NGROK_7118": (
+        "the domain {domain} is not reserved by your ngrok account",
+        f"check --domain (or `domain` in whatsable.toml) against {DOMAINS_PAGE}, or leave it out for a random URL",
     ),
 }
 OFFLINE_HINT = (
@@ -59,7 +75,7 @@ def unescape(text: str) -> str:
 
 
 def redact(text: str, token: str | None) -> str:
-    """Remove the authtoken from anything shown: ERR_NGROK_105 echoes it, and argv carries it."""
+    """Remove the authtoken from anything shown: ERR_NGROK_105 and 107 echo it, and argv carries it."""
     if token:
         text = text.replace(token, REDACTED)
     return _TOKEN_FLAG.sub(rf"\g<1>{REDACTED}", _TOKEN_ECHO.sub(rf"\g<1>{REDACTED}", text))
@@ -79,7 +95,7 @@ def first_line(text: str) -> str:
 
 def looks_offline(text: str) -> bool:
     lowered = text.lower()
-    return any(sign in lowered for sign in _OFFLINE_SIGNS)
+    return any(sign in lowered for sign in _OFFLINE_SIGNS) or _EOF.search(text) is not None
 
 
 def offline_error(detail: str = "") -> TunnelError:

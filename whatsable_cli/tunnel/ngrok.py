@@ -6,6 +6,7 @@ import base64
 import contextlib
 import os
 import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,31 @@ if TYPE_CHECKING:  # pyngrok itself is imported only when a tunnel opens
     from pyngrok.ngrok import NgrokTunnel as PyngrokTunnel
     from pyngrok.process import NgrokProcess
 
-__all__ = ["NgrokTunnel", "SelfTest", "TunnelNotice", "TunnelSettings", "basic_auth_policy", "normalise_domain"]
+__all__ = [
+    "NgrokTunnel",
+    "SelfTest",
+    "TunnelNotice",
+    "TunnelSettings",
+    "basic_auth_policy",
+    "install_agent",
+    "normalise_domain",
+]
+
+
+def install_agent(path: os.PathLike[str] | str) -> None:
+    """Download the ngrok agent to `path` with pyngrok's installer; its progress goes to stderr, never stdout."""
+    from pyngrok import installer
+    from pyngrok.exception import PyngrokError
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is data (`listen --json | jq`)
+            installer.install_ngrok(str(path))
+    except (PyngrokError, OSError) as exc:
+        raise TunnelError(
+            f"ngrok agent not found, and downloading it failed (no network?): {exc}",
+            hint=f"install ngrok yourself ({ngrok_agent.DOWNLOAD_PAGE}) and pass --ngrok-path; or use --no-tunnel",
+            code="ngrok_download_failed",
+        ) from None
 
 
 class NgrokTunnel:
