@@ -228,7 +228,7 @@ def verify(
     content = signed_content(scheme, body, msg_id, ts)
     signed_label = f"{msg_id}.{ts}.<body>" if scheme.timestamped else "<raw body>"
     if not any_matches(digest(scheme, cached_key(scheme, secret), content), well_formed):
-        from whatsable_cli.webhooks.explain import explain_mismatch  # only when it failed
+        from whatsable_cli.webhooks.mismatch import explain_mismatch  # only when it failed
 
         reason, detail, hint = explain_mismatch(scheme, secret, body, msg_id, ts, well_formed)
         return Verification(scheme.name, Reason(reason), detail, hint, skew, signed_label)
@@ -309,7 +309,7 @@ def _verify_fixed(scheme: Scheme, secret: str, body: bytes, value: str) -> Verif
         )
     if hmac.compare_digest(token.encode(), key):
         return Verification(scheme.name, Reason.VALID, "the value matches the secret")
-    from whatsable_cli.webhooks.explain import explain_fixed_mismatch  # only when it failed
+    from whatsable_cli.webhooks.mismatch import explain_fixed_mismatch  # only when it failed
 
     reason, detail, hint = explain_fixed_mismatch(scheme, secret, body, token)
     return Verification(scheme.name, Reason(reason), detail, hint)
