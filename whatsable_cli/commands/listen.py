@@ -1,4 +1,8 @@
-"""`whatsable listen`: a local listener that records, verifies, shows and forwards live WhatsAble events."""
+"""`whatsable listen`: a local listener that records, verifies, shows and forwards live WhatsAble events.
+
+Its length is the option declarations (Typer's Annotated options, grouped into help panels); turning them into
+settings is `listen_settings.py`'s job.
+"""
 
 import sys
 from pathlib import Path

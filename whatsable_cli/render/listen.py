@@ -1,4 +1,8 @@
-"""Shows a `listen` run: the banner, each event (pretty, compact, json or quiet), warnings and the summary."""
+"""Shows a `listen` run: the banner, each event (pretty, compact, json or quiet), warnings and the summary.
+
+One observer, kept whole: the banner, event lines and summary share its console and output mode; how one event
+looks is `listen_format.py`'s job.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Renders a replay: one line (or NDJSON object) per delivery, a progress bar on a TTY, and the summary."""
+"""Renders a replay: one line (or NDJSON object) per delivery, a progress bar on a TTY, and the summary.
+
+One observer, kept whole: the delivery lines, the progress bar and the summary share its console and counts.
+"""
 
 from __future__ import annotations
 

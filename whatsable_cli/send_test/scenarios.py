@@ -1,4 +1,8 @@
-"""send-test scenarios: a sequence of events with shared ids, delays and per-step expectations, read from TOML."""
+"""send-test scenarios: a sequence of events with shared ids, delays and per-step expectations, read from TOML.
+
+The scenario model and its validation are one job: each key's check sits beside its field, so an error can
+name the step and key; finding a key's line is `scenario_lines.py`'s, building the steps `scenario_steps.py`'s.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The ngrok tunnel for `listen`: the only pyngrok user (imported lazily), started under our own deadline."""
+"""The ngrok tunnel for `listen`: the only pyngrok user (imported lazily), started under our own deadline.
+
+One class, kept whole: starting the agent under a deadline, capturing its process and stopping it share the
+state pyngrok keeps per agent; errors, health, logs and the pidfile have their own modules.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Sign the exact bytes sent, verify the exact bytes received, under any scheme of the table (stdlib only)."""
+"""Sign the exact bytes sent, verify the exact bytes received, under any scheme of the table (stdlib only).
+
+Sign and verify are one path for every scheme (they must never disagree); the scheme table is `schemes.py`, the
+explanations of a mismatch `mismatch.py`.
+"""
 
 from __future__ import annotations
 
