@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from tests import endpoints
-from tests.helpers import run_cli
-from tests.recordings import incoming_body, recorded, status_body, write_recording
+from tests.support import endpoints
+from tests.support.helpers import run_cli
+from tests.support.recordings import incoming_body, recorded, status_body, write_recording
 
 
 def test_a_reader_that_stops_early_is_not_an_error() -> None:

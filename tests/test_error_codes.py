@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.support.helpers import run_cli
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.replay.service import ReplaySettings
 from whatsable_cli.replay.sources import iter_items, resolve_sources

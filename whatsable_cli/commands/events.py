@@ -99,7 +99,7 @@ def list_command(
         if history.is_empty() and not follow:
             note_empty_history(history.path)
             return
-        if search:
+        if search is not None:
             index_for_search(history)
         run_id = resolve_run(history, run) if run else None
         selection = Selection(replace(filters, last=None), run=run_id, search=search)

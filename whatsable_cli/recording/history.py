@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from whatsable_cli.paths import history_path
 from whatsable_cli.recording import schema
@@ -30,14 +30,13 @@ from whatsable_cli.recording.history_rows import (
     now_iso,
     request_row,
 )
-from whatsable_cli.recording.history_rows import (
-    REQUEST_COLUMNS as REQUEST_COLUMNS,
-)
-from whatsable_cli.recording.history_rows import (
-    request_from_row as request_from_row,
-)
+from whatsable_cli.recording.history_rows import REQUEST_COLUMNS as REQUEST_COLUMNS  # readers take these from here
+from whatsable_cli.recording.history_rows import request_from_row as request_from_row
 from whatsable_cli.recording.lines import ForwardRecord
 from whatsable_cli.recording.schema import connect, database_errors
+
+if TYPE_CHECKING:
+    from whatsable_cli.recording.history_import import ImportResult
 
 
 class HistoryWriteError(Exception):
@@ -54,7 +53,7 @@ class History:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
-        self.imported: list[Any] = []  # the earlier versions' recordings this first use imported (ImportResult)
+        self.imported: list[ImportResult] = []  # the earlier versions' recordings its first use imported
 
     @classmethod
     def open(cls, path: Path | None = None, *, fsync: bool = False, busy_timeout: float | None = None) -> History:

@@ -14,13 +14,19 @@ from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.history import History
-from whatsable_cli.recording.history_index import index_for_search
+from whatsable_cli.recording.history_index import index_for_search, top_seq
 from whatsable_cli.recording.history_rows import REQUEST_COLUMNS, forward_from_row, request_from_row
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.query import EventRow, Filters, accepts_request
 
 _FORWARD_BATCH = 200
 _ID_END = "\U0010ffff"  # above every character: [prefix, prefix + this) holds every id starting with prefix
+
+
+def _as_text(value: str) -> str:
+    """What a user typed, as SQLite text: bytes that were not UTF-8 (surrogate escapes from the command
+    line) become U+FFFD, which no recorded id holds and no search matches."""
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -41,20 +47,21 @@ def resolve_run(history: History, spec: str) -> int:
                 "the history has no runs yet", hint="run `whatsable listen` to record events", code="no_runs"
             )
         return int(found[0])
-    if not spec.isdigit() or history.conn.execute("SELECT 1 FROM runs WHERE id = ?", (int(spec),)).fetchone() is None:
+    number = int(spec) if spec.isascii() and spec.isdigit() and len(spec) < 19 else None  # SQLite's 64-bit range
+    if number is None or history.conn.execute("SELECT 1 FROM runs WHERE id = ?", (number,)).fetchone() is None:
         raise BadInputError(
             f"no run {spec!r} in the history",
             hint="use a number from `whatsable events runs`, or --run latest",
             code="unknown_run",
         )
-    return int(spec)
+    return number
 
 
 def fts_query(text: str) -> str:
     """The words of `--search` as an FTS5 query that matches them all, in any order: each word quoted (so
     `+8801…`, `don't` or `AND` are plain text), a trailing `*` kept as a prefix search."""
     terms = []
-    for word in text.split():
+    for word in _as_text(text).replace("\x00", " ").split():
         prefix = word.endswith("*") and len(word) > 1
         word = word.rstrip("*") if prefix else word
         terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
@@ -84,18 +91,23 @@ def _conditions(selection: Selection) -> tuple[list[str], list[Any]]:
         params.append(int(filters.until.timestamp() * 1000))
     if filters.ids:
         clauses.append("(" + " OR ".join("(id >= ? AND id < ?)" for _ in filters.ids) + ")")
-        for prefix in filters.ids:
+        for prefix in map(_as_text, filters.ids):
             params += [prefix, prefix + _ID_END]
     return clauses, params
 
 
-def _query(selection: Selection, *, newest_first: bool, after: int | None) -> tuple[str, list[Any]]:
+def _query(
+    selection: Selection, *, newest_first: bool, after: int | None, through: int | None = None
+) -> tuple[str, list[Any]]:
     clauses, params = _conditions(selection)
     order = "DESC" if newest_first else "ASC"
     if after is not None:
         clauses.append("seq > ?")
         params.append(after)
-    if selection.search:
+    if through is not None:
+        clauses.append("seq <= ?")
+        params.append(through)
+    if selection.search is not None:
         # The index drives (CROSS JOIN keeps it the outer loop), in its own rowid order: a search stops as
         # soon as enough rows matched, however many requests the history holds.
         where = " AND ".join(["requests_fts MATCH ?", *clauses])
@@ -109,10 +121,15 @@ def _query(selection: Selection, *, newest_first: bool, after: int | None) -> tu
 
 
 def select_rows(
-    history: History, selection: Selection, *, newest_first: bool = True, after: int | None = None
+    history: History,
+    selection: Selection,
+    *,
+    newest_first: bool = True,
+    after: int | None = None,
+    through: int | None = None,
 ) -> Iterator[tuple[int, int | None, RecordedRequest]]:
     """(seq, run, request) of each selected request, streamed; --where is checked here, --last is the caller's."""
-    sql, params = _query(selection, newest_first=newest_first, after=after)
+    sql, params = _query(selection, newest_first=newest_first, after=after, through=through)
     where_only = Filters(where=selection.filters.where) if selection.filters.where else None
     for row in history.conn.execute(sql, params):
         request = request_from_row(row)
@@ -202,20 +219,21 @@ def follow_rows(
 ) -> Iterator[HistoryRow]:
     """The last `backlog` selected requests (oldest of them first), then each new one as it is recorded,
     until the caller stops iterating (Ctrl-C). Polls the history by its insertion order every `interval`."""
-    (top,) = history.conn.execute("SELECT coalesce(max(seq), 0) FROM requests").fetchone()
-    recent = list(_take(select_rows(history, selection), backlog)) if backlog else []
+    seen = top_seq(history.conn)
+    recent = list(_take(select_rows(history, selection, through=seen), backlog)) if backlog else []
     yield from _with_forwards(history, reversed(recent))
-    seen = int(top)
     while True:
         if selection.search:  # what was recorded since must be in the index to be found
             index_for_search(history)
-        batch = list(_take(select_rows(history, selection, newest_first=False, after=seen), 1000))
-        (latest,) = history.conn.execute("SELECT coalesce(max(seq), 0) FROM requests").fetchone()
-        if batch:
-            seen = max(seen, batch[-1][0])
-            yield from _with_forwards(history, batch)
+        # Up to the newest seq read first: every row up to it is committed (two writers commit in seq order),
+        # so nothing recorded meanwhile is skipped, and nothing is shown twice.
+        top = top_seq(history.conn)
+        if top > seen:
+            yield from _with_forwards(
+                history, select_rows(history, selection, newest_first=False, after=seen, through=top)
+            )
+            seen = top
         else:
-            seen = max(seen, int(latest))  # rows that do not match move the mark on too
             sleep(interval)
 
 
@@ -223,6 +241,7 @@ def find_in_history(history: History, id_prefix: str) -> tuple[RecordedRequest, 
     """The one request whose id is `id_prefix` or starts with it, across every run, and its run."""
     if not id_prefix:
         raise BadInputError("an empty id", hint="list the ids with `whatsable events list`", code="unknown_id")
+    id_prefix = _as_text(id_prefix)
     sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?"  # noqa: S608 (constants)
     exact = history.conn.execute(sql, (id_prefix,)).fetchone()
     if exact is not None:

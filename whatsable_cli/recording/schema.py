@@ -123,7 +123,7 @@ def database_errors(path: Path) -> Iterator[None]:
 def _create_private(path: Path) -> None:
     """The file exists and only its owner may read it, before SQLite writes a byte (its -wal and -shm
     files take the database file's permissions)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, HISTORY_MODE)
     try:
         if os.fstat(fd).st_mode & 0o777 != HISTORY_MODE:

@@ -1,0 +1,1 @@
+"""Code the tests share: servers, recordings, listeners, the stand-in ngrok agent."""
