@@ -58,12 +58,20 @@ def open_file_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
+def _is_stale_accept_retry(context: dict[str, Any]) -> bool:
+    """The retry asyncio scheduled after an accept() error, run once the listening socket was closed (the
+    listener stopped): there is nothing left to accept, so its error is no news."""
+    exc = context.get("exception")
+    return isinstance(exc, ValueError | OSError) and "_start_serving" in str(context.get("message", ""))
+
+
 @contextmanager
 def accept_errors_as_warnings(warn: Callable[[str], None], interval: float = 60.0) -> Iterator[None]:
     """While serving, an accept() out of descriptors is one warning line a minute instead of a traceback
-    per attempt; everything else reaches the loop's previous exception handler. Restored afterwards."""
+    per attempt; everything else reaches the loop's previous exception handler. Afterwards only the
+    late retry of such an accept() stays filtered."""
     loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
+    stale_retries_ignored = _passes_on(loop.get_exception_handler())
     limited = RateLimited(warn, interval)
 
     def handler(handler_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -75,17 +83,27 @@ def accept_errors_as_warnings(warn: Callable[[str], None], interval: float = 60.
                 f"cannot accept new connections: {exc.strerror}{shown}; they wait until others close "
                 "(a higher limit: `ulimit -n` before starting the listener)"
             )
-        elif isinstance(exc, ValueError | OSError) and "_start_serving" in str(context.get("message", "")):
-            # The retry asyncio scheduled after such an accept() error, run once the listening socket was
-            # closed (the listener stopped): there is nothing left to accept.
-            return
-        elif previous is not None:
-            previous(handler_loop, context)
         else:
-            handler_loop.default_exception_handler(context)
+            stale_retries_ignored(handler_loop, context)
 
     loop.set_exception_handler(handler)
     try:
         yield
     finally:
-        loop.set_exception_handler(previous)
+        # asyncio retries a failed accept() a second later, and that retry may run after the listener has
+        # stopped (while the history drains or the loop shuts down): it must stay quiet then too.
+        loop.set_exception_handler(stale_retries_ignored)
+
+
+def _passes_on(
+    previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None,
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    def stale_retries_ignored(handler_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _is_stale_accept_retry(context):
+            return
+        if previous is not None:
+            previous(handler_loop, context)
+        else:
+            handler_loop.default_exception_handler(context)
+
+    return stale_retries_ignored
