@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from tests.support.helpers import run_cli
+from tests.support.recordings import recorded, status_body, write_recording
 from tests.support.tunnel_helpers import agent_env, install_fake_agent
 from whatsable_cli.doctor import checks as doctor
-from whatsable_cli.doctor.checks import FAIL, OK, WARN, check_clock, check_recordings, check_secret
+from whatsable_cli.doctor.checks import FAIL, OK, WARN, check_clock, check_history, check_recordings, check_secret
+from whatsable_cli.recording.history import History
+from whatsable_cli.recording.schema import SCHEMA_VERSION
 
 TOKEN = "2bXdoctorTOKEN_abcdefghijklmnopqrstu"
 
@@ -37,7 +40,8 @@ def test_all_good_exits_0(agent: Path) -> None:
     assert checks["ngrok authtoken"]["status"] == OK
     assert "from NGROK_AUTHTOKEN" in str(checks["ngrok authtoken"]["detail"])
     assert checks["signing secret"]["status"] == OK
-    assert checks["recordings folder"]["status"] == OK
+    assert checks["event history"]["status"] == OK
+    assert "recording folder" not in checks  # only checked when listen is to write a --record file
     assert TOKEN not in run.stdout + run.stderr
     assert secret not in run.stdout + run.stderr
     assert all(c["status"] != FAIL for c in checks.values())
@@ -122,7 +126,7 @@ def test_auto_tells_a_broken_whsec_key_from_a_plain_secret() -> None:
     assert plain.status == OK and "standard/svix requests cannot be verified" in plain.detail
 
 
-def test_unwritable_recordings_folder(tmp_path: Path) -> None:
+def test_unwritable_recording_folder(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"  # a file where a folder should be: unwritable even for root
     blocker.write_text("x", encoding="utf-8")
     result = check_recordings(blocker / "recordings")
@@ -130,9 +134,76 @@ def test_unwritable_recordings_folder(tmp_path: Path) -> None:
     assert result.fix is not None and "--record" in result.fix
 
 
-def test_new_recordings_folder_is_fine_when_its_parent_is_writable(tmp_path: Path) -> None:
+def test_new_recording_folder_is_fine_when_its_parent_is_writable(tmp_path: Path) -> None:
     result = check_recordings(tmp_path / "a" / "b")
     assert result.status == OK and "will be created" in result.detail
+
+
+def test_a_history_not_made_yet_will_be_created(tmp_path: Path) -> None:
+    found = check_history(tmp_path / "data" / "history.sqlite3")
+    assert found.status == OK and "will be created" in found.detail
+    assert not (tmp_path / "data").exists()  # looking creates nothing
+
+
+def test_a_history_in_use_shows_what_it_holds_and_is_not_changed_by_looking(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with History.open(path):
+        pass
+    before = path.read_bytes()
+    found = check_history(path)
+    assert found.status == OK, found
+    assert found.detail.startswith(f"{path}: 0 events in 0 runs, ")
+    assert path.read_bytes() == before
+
+
+def test_doctor_reports_the_history_listen_wrote(tmp_path: Path) -> None:
+    recording = tmp_path / "rec.jsonl"
+    write_recording(recording, [recorded(i, status_body(i)) for i in range(3)])
+    assert run_cli("events", "import", str(recording)).exit_code == 0
+    run = run_cli("doctor", "--no-tunnel", "--port", "0", "--json")
+    history = checks_of(run.stdout)["event history"]
+    assert history["status"] == OK and ": 3 events in 1 run, " in history["detail"]
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("content", [b"not a database at all\n" * 50, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_a_damaged_history_fails_with_the_way_out_and_doctor_exits_7(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "data" / "history.sqlite3"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    found = check_history(path)
+    assert found.status == FAIL and "is damaged" in found.detail
+    assert found.fix is not None and ".broken" in found.fix
+    assert path.read_bytes() == content  # nothing lost by looking
+    run = run_cli("doctor", "--no-tunnel", "--port", "0")
+    assert run.exit_code == 7 and "event history" in run.stdout and "Traceback" not in run.stdout
+
+
+def test_a_history_from_a_newer_whatsable_fails(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with History.open(path) as history:
+        history.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    found = check_history(path)
+    assert found.status == FAIL and "newer whatsable" in found.detail
+    assert found.fix is not None and "upgrade" in found.fix
+
+
+def test_a_history_others_may_read_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with History.open(path):
+        pass
+    path.chmod(0o644)
+    found = check_history(path)
+    assert found.status == WARN and "other users may read it" in found.detail
+    assert found.fix == f"chmod 600 '{path}'"
+
+
+def test_a_history_that_cannot_be_created_fails(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"  # a file where the data dir should be: unwritable even for root
+    blocker.write_text("x", encoding="utf-8")
+    found = check_history(blocker / "data" / "history.sqlite3")
+    assert found.status == FAIL and "cannot be created" in found.detail
+    assert found.fix is not None and "--no-history" in found.fix
 
 
 def test_clock_plausibility(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""`whatsable doctor`: check that `listen` can work here (ngrok agent, authtoken, secret, port, folder, clock)."""
+"""`whatsable doctor`: check that `listen` can work here (ngrok agent, authtoken, secret, port, history, clock)."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated

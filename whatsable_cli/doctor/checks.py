@@ -16,7 +16,8 @@ from typing import Final, Literal
 
 from whatsable_cli.config import DEFAULT_HOST, DEFAULT_PORT
 from whatsable_cli.errors import ExitCode, WhatsableError
-from whatsable_cli.paths import recordings_dir
+from whatsable_cli.paths import history_path
+from whatsable_cli.recording.history_file import read_history_file
 from whatsable_cli.tunnel import agent as ngrok_agent
 from whatsable_cli.tunnel import pidfile as agent_pidfile
 from whatsable_cli.webhooks.signing import WHSEC_PREFIX, get_scheme, listener_secret_warning
@@ -48,7 +49,8 @@ class DoctorSettings:
     port: int = DEFAULT_PORT
     secret: str | None = None
     scheme: str = "auto"
-    record_dir: Path | None = None
+    record_dir: Path | None = None  # the folder of listen's --record file, when it writes one
+    history: Path | None = None  # the history database (the data dir's by default)
     tunnel: bool = True
 
 
@@ -60,7 +62,9 @@ def run_checks(settings: DoctorSettings, clock: Callable[[], float] = time.time)
         checks.append(check_leftover_agent())
     checks.append(check_secret(settings.secret, settings.scheme))
     checks.append(check_port(settings.host, settings.port))
-    checks.append(check_recordings(settings.record_dir or recordings_dir()))
+    checks.append(check_history(settings.history or history_path()))
+    if settings.record_dir is not None:
+        checks.append(check_recordings(settings.record_dir))
     checks.append(check_clock(clock))
     return checks
 
@@ -167,7 +171,61 @@ def check_port(host: str, port: int) -> Check:
     return Check("listen port", OK, f"{host}:{port} is free")
 
 
+def check_history(path: Path) -> Check:
+    """The event history every `listen` run writes to: readable, ours to write, private, not from a newer tool."""
+    name = "event history"
+    try:
+        found = read_history_file(path)
+    except WhatsableError as exc:  # damaged, locked or unreadable: the same words a command would print
+        return Check(name, FAIL, exc.message, exc.hint)
+    if found is None:
+        folder = _writable_folder(path.parent)
+        if isinstance(folder, OSError):
+            return Check(
+                name,
+                FAIL,
+                f"{path} cannot be created: {path.parent} is not writable ({folder.strerror or folder})",
+                "fix the data dir's permissions, set WHATSABLE_DATA_DIR, or run `listen --no-history`",
+            )
+        return Check(name, OK, f"{path} will be created on the first `listen`")
+    events = f"{found.events:,} event{'s' if found.events != 1 else ''}"
+    held = f"{events} in {found.runs:,} run{'s' if found.runs != 1 else ''}"
+    detail = f"{path}: {held}, {found.size_bytes / (1 << 20):.1f} MiB"
+    if found.too_new:
+        return Check(
+            name,
+            FAIL,
+            f"{path} was written by a newer whatsable (schema {found.schema_version})",
+            "upgrade whatsable (pip install -U whatsable)",
+        )
+    if not found.writable:
+        return Check(
+            name,
+            FAIL,
+            f"{path} is not writable",
+            "fix its permissions (or its folder's), or run `listen --no-history`",
+        )
+    if not found.private:
+        return Check(name, WARN, f"{detail}; other users may read it (mode {found.mode:o})", f"chmod 600 '{path}'")
+    return Check(name, OK, detail)
+
+
 def check_recordings(folder: Path) -> Check:
+    folder_or_error = _writable_folder(folder)
+    if isinstance(folder_or_error, OSError):
+        exc = folder_or_error
+        return Check(
+            "recording folder",
+            FAIL,
+            f"{folder} is not writable ({exc.strerror or exc})",
+            "fix its permissions, or record elsewhere with --record PATH",
+        )
+    state = "writable" if folder_or_error == folder else f"will be created (in {folder_or_error}, which is writable)"
+    return Check("recording folder", OK, f"{folder} {state}")
+
+
+def _writable_folder(folder: Path) -> Path | OSError:
+    """The nearest folder that exists on the way to `folder`, when a file can be made in it; else why not."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -175,14 +233,8 @@ def check_recordings(folder: Path) -> Check:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        return Check(
-            "recordings folder",
-            FAIL,
-            f"{folder} is not writable ({exc.strerror or exc})",
-            "fix its permissions, or record elsewhere with --record PATH (or --no-record)",
-        )
-    state = "writable" if existing == folder else f"will be created (in {existing}, which is writable)"
-    return Check("recordings folder", OK, f"{folder} {state}")
+        return exc
+    return existing
 
 
 def check_clock(clock: Callable[[], float]) -> Check:
