@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from whatsable_cli.recording.history import REQUEST_COLUMNS
-from whatsable_cli.recording.history_queries import fts_query
+from whatsable_cli.recording.history_queries import requests_sql, shared_conditions
 from whatsable_cli.webhooks.events import EVENT_KINDS, KIND_EMPTY, KIND_NOT_JSON, KIND_UNKNOWN, STATUSES
 
 EVENT_CHOICES = (*EVENT_KINDS, KIND_UNKNOWN, KIND_NOT_JSON, KIND_EMPTY)
@@ -95,18 +94,11 @@ def parse_query(get_all: Callable[[str], list[str]]) -> EventQuery:
     )
 
 
-def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.run is not None:
-        clauses.append("run_id = ?")
-        params.append(query.run)
-    if query.events:
-        clauses.append(f"coalesce(event_type, kind) IN ({', '.join('?' * len(query.events))})")
-        params += query.events
-    if query.statuses:
-        clauses.append(f"status IN ({', '.join('?' * len(query.statuses))})")
-        params += query.statuses
+def select_sql(
+    query: EventQuery, extra: list[str], extra_params: list[Any], *, newest_first: bool
+) -> tuple[str, list[Any]]:
+    """The page's SELECT: the history's own filters and search, plus the verdict and the latest forward."""
+    clauses, params = shared_conditions(query.run, query.events, query.statuses)
     if query.verdict == "none":
         clauses.append("sig_result IS NULL")
     elif query.verdict is not None:
@@ -117,24 +109,7 @@ def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
     elif query.forward is not None:
         clauses.append(f"{_LAST_FORWARD_OK} = ?")
         params.append(1 if query.forward == "ok" else 0)
-    return clauses, params
-
-
-def select_sql(
-    query: EventQuery, extra: list[str], extra_params: list[Any], *, newest_first: bool
-) -> tuple[str, list[Any]]:
-    clauses, params = _conditions(query)
-    clauses += extra
-    params += extra_params
-    order = "DESC" if newest_first else "ASC"
-    words = searchable(query.search or "")
-    if words:
-        # The full-text index drives (CROSS JOIN keeps it the outer loop), as the history's own search does.
-        where = " AND ".join(["requests_fts MATCH ?", *clauses])
-        sql = (
-            f"SELECT {REQUEST_COLUMNS} FROM requests_fts CROSS JOIN requests ON requests.seq = requests_fts.rowid "  # noqa: S608 (constants)
-            f"WHERE {where} ORDER BY requests_fts.rowid {order} LIMIT ?"
-        )
-        return sql, [fts_query(words), *params, query.limit]
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    return f"SELECT {REQUEST_COLUMNS} FROM requests {where}ORDER BY seq {order} LIMIT ?", [*params, query.limit]  # noqa: S608
+    words = searchable(query.search or "") or None
+    return requests_sql(
+        [*clauses, *extra], [*params, *extra_params], words, newest_first=newest_first, limit=query.limit
+    )

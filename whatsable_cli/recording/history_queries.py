@@ -70,19 +70,47 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def _conditions(selection: Selection) -> tuple[list[str], list[Any]]:
-    filters = selection.filters
+def shared_conditions(run: int | None, events: Sequence[str], statuses: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """The filters the terminal and the inspector both offer, as SQL: a run, event types (as recorded, else
+    as parsed), data.status values."""
     clauses: list[str] = []
     params: list[Any] = []
-    if selection.run is not None:
+    if run is not None:
         clauses.append("run_id = ?")
-        params.append(selection.run)
-    if filters.events:
-        clauses.append(f"coalesce(event_type, kind) IN ({', '.join('?' * len(filters.events))})")
-        params += filters.events
-    if filters.statuses:
-        clauses.append(f"status IN ({', '.join('?' * len(filters.statuses))})")
-        params += filters.statuses
+        params.append(run)
+    if events:
+        clauses.append(f"coalesce(event_type, kind) IN ({', '.join('?' * len(events))})")
+        params += events
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params += statuses
+    return clauses, params
+
+
+def requests_sql(
+    clauses: Sequence[str], params: Sequence[Any], search: str | None, *, newest_first: bool, limit: int | None = None
+) -> tuple[str, list[Any]]:
+    """The SELECT of the requests matching every clause (and the search's words), in recorded order."""
+    order = "DESC" if newest_first else "ASC"
+    tail, tail_params = (" LIMIT ?", [limit]) if limit is not None else ("", [])
+    if search is not None:
+        # The index drives (CROSS JOIN keeps it the outer loop), in its own rowid order: a search stops as
+        # soon as enough rows matched, however many requests the history holds.
+        where = " AND ".join(["requests_fts MATCH ?", *clauses])
+        sql = (
+            f"SELECT {REQUEST_COLUMNS} FROM requests_fts CROSS JOIN requests ON requests.seq = requests_fts.rowid "  # noqa: S608 (constants)
+            f"WHERE {where} ORDER BY requests_fts.rowid {order}{tail}"
+        )
+        return sql, [fts_query(search), *params, *tail_params]
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    return f"SELECT {REQUEST_COLUMNS} FROM requests {where}ORDER BY seq {order}{tail}", [*params, *tail_params]  # noqa: S608
+
+
+def _query(
+    selection: Selection, *, newest_first: bool, after: int | None, through: int | None = None
+) -> tuple[str, list[Any]]:
+    filters = selection.filters
+    clauses, params = shared_conditions(selection.run, filters.events, filters.statuses)
     if filters.since is not None:
         clauses.append("received_ms >= ?")
         params.append(int(filters.since.timestamp() * 1000))
@@ -93,31 +121,13 @@ def _conditions(selection: Selection) -> tuple[list[str], list[Any]]:
         clauses.append("(" + " OR ".join("(id >= ? AND id < ?)" for _ in filters.ids) + ")")
         for prefix in map(_as_text, filters.ids):
             params += [prefix, prefix + _ID_END]
-    return clauses, params
-
-
-def _query(
-    selection: Selection, *, newest_first: bool, after: int | None, through: int | None = None
-) -> tuple[str, list[Any]]:
-    clauses, params = _conditions(selection)
-    order = "DESC" if newest_first else "ASC"
     if after is not None:
         clauses.append("seq > ?")
         params.append(after)
     if through is not None:
         clauses.append("seq <= ?")
         params.append(through)
-    if selection.search is not None:
-        # The index drives (CROSS JOIN keeps it the outer loop), in its own rowid order: a search stops as
-        # soon as enough rows matched, however many requests the history holds.
-        where = " AND ".join(["requests_fts MATCH ?", *clauses])
-        sql = (
-            f"SELECT {REQUEST_COLUMNS} FROM requests_fts CROSS JOIN requests ON requests.seq = requests_fts.rowid "  # noqa: S608 (constants)
-            f"WHERE {where} ORDER BY requests_fts.rowid {order}"
-        )
-        return sql, [fts_query(selection.search), *params]
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    return f"SELECT {REQUEST_COLUMNS} FROM requests {where}ORDER BY seq {order}", params  # noqa: S608 (constants)
+    return requests_sql(clauses, params, selection.search, newest_first=newest_first)
 
 
 def select_rows(
