@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+from importlib.resources import files
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +27,7 @@ from tests.support.listen_helpers import fixture_bytes
 from whatsable_cli.inspector.event_query import EventQuery, QueryError, parse_query
 from whatsable_cli.inspector.events_stream import resume_point
 from whatsable_cli.inspector.history_view import HistoryReader
+from whatsable_cli.render.text import SHORT_ID
 from whatsable_cli.webhooks.events import SignatureCheck
 
 
@@ -238,3 +241,9 @@ async def test_bodies_that_are_not_text_or_not_kept_are_shown_for_what_they_are(
         assert kept["body_kind"] == "omitted" and "5242880 bytes" in str(kept["body"])
         status, diff = await _get(session, f"{inspector.url}api/diff?a=bin&b=om")
         assert status == 200 and diff["body"]["same"] is False  # type: ignore[index]
+
+
+def test_the_page_shows_ids_as_long_as_the_terminal_does() -> None:
+    script = files("whatsable_cli.inspector").joinpath("static/app.js").read_text(encoding="utf-8")
+    found = re.search(r"^const SHORT_ID = (\d+);$", script, re.MULTILINE)
+    assert found is not None and int(found.group(1)) == SHORT_ID

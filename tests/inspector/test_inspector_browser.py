@@ -12,6 +12,7 @@ from aiohttp import web
 
 from tests.support.inspector_helpers import browser_page, live_setup, need_browser
 from tests.support.listen_helpers import fixture_bytes
+from whatsable_cli.render.text import SHORT_ID
 
 DEADLINE_MS = 15_000
 
@@ -126,7 +127,7 @@ async def test_two_events_compared_show_their_diff(tmp_path: Path) -> None:
         body = page.locator("#body-diff")  # the older event on the left
         await expect(body.locator(".del", has_text='"status"')).to_have_text('-    "status": "delivered",')
         await expect(body.locator(".add", has_text='"status"')).to_have_text('+    "status": "read",')
-        await expect(page.locator(".side.del")).to_contain_text(first[:10])
+        await expect(page.locator(".side.del")).to_contain_text(first[:SHORT_ID])
 
 
 async def test_a_runs_latency_chart_has_a_point_per_forward(tmp_path: Path) -> None:

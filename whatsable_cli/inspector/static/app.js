@@ -53,7 +53,9 @@ async function postJson(url, payload) {
   return value;
 }
 
-function shortId(id) { return id.length > 10 ? id.slice(0, 10) : id; }
+// As many characters of an id as the terminal shows: what `events show ID` and `replay --id ID` take.
+const SHORT_ID = 8;
+function shortId(id) { return id.slice(0, SHORT_ID); }
 function time(iso) { return iso ? iso.replace("T", " ").replace("Z", "") : ""; }
 function ms(value) { return value === null || value === undefined ? "" : `${Math.round(value * 10) / 10} ms`; }
 function encode(id) { return encodeURIComponent(id); }
