@@ -1,5 +1,6 @@
-"""Typer and click do their jobs: help at 80 columns with word metavars and every option name whole, -h,
-examples at the end, choices checked by click (exit 2, "did you mean"), and shell completion."""
+"""Typer and click do their jobs: help at 80 columns with word metavars and every option name whole, the main
+jobs listed first, -h, examples at the end, choices checked by click (exit 2, "did you mean"; filter values too),
+and shell completion."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import typer.main
 
 from tests.support.helpers import run_cli
+from tests.support.recordings import recorded, status_body, write_recording
 from whatsable_cli.cli import app
 from whatsable_cli.commands import choices
 from whatsable_cli.listen.model import RESPOND_200, RESPOND_RELAY
@@ -61,6 +63,12 @@ def test_each_command_ends_with_two_or_three_examples(path: tuple[str, ...], com
     assert all(f"whatsable {' '.join(path)}" in line for line in lines[:1])  # the first runs the command itself
 
 
+def test_help_lists_the_main_jobs_first() -> None:
+    run = run_cli("--help", env={"COLUMNS": "100"})
+    assert run.stdout.index("│ listen ") < run.stdout.index("│ send-test ") < run.stdout.index("│ replay ")
+    assert run.stdout.index("│ replay ") < run.stdout.index("│ verify ") < run.stdout.index("│ secret ")
+
+
 def test_flags_show_no_type_and_the_help_option_is_h() -> None:
     text = _help(("listen",))
     no_tunnel = next(line for line in text.splitlines() if "--no-tunnel" in line)
@@ -76,6 +84,24 @@ def test_choices_are_listed_checked_and_a_typo_gets_a_suggestion() -> None:
     assert "Invalid value for '--output' / '-o'" in said and "Did you mean 'pretty'?" in said
     run = run_cli("send-test", "http://127.0.0.1:9/", "--status", "delivred")
     assert run.exit_code == 2 and "Did you mean 'delivered'?" in " ".join(run.stderr.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("option", "typo", "valid"),
+    [("--status", "deliverd", "sent, delivered, read, failed"), ("--event", "incomming_message", "message_status")],
+)
+@pytest.mark.parametrize("command", ["events list", "replay"])
+def test_a_filter_value_that_can_never_match_is_a_usage_error(
+    tmp_path: Path, command: str, option: str, typo: str, valid: str
+) -> None:
+    # It answered "no recorded requests match" (exit 0): a typo looked like an empty recording.
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    extra = ["--to", "http://127.0.0.1:9/"] if command == "replay" else ["--record"]
+    run = run_cli(*command.split(), *extra, str(path), option, typo)
+    assert run.exit_code == 2, run.stdout + run.stderr
+    said = " ".join(run.stderr.replace("│", " ").split())
+    assert f"Invalid value for '{option}': '{typo}' is not one of" in said and valid in said
+    assert "did you mean" in said
 
 
 def test_the_choices_are_the_ones_the_tool_knows() -> None:

@@ -1,10 +1,13 @@
 """Messages a user can act on: the app's own answer, a down forward target named, config keys, which config
-file was read, plurals, one id length and one time rule, and a terminal told that stdin is being read."""
+file was read, out-of-range numbers as usage errors, plurals, one id length and one time rule, a terminal told that
+stdin is being read, and nothing at all for a reader that stops early (`| head`)."""
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -98,6 +101,31 @@ def test_doctor_says_which_config_file_it_read(tmp_path: Path) -> None:
     assert none["checks"][0]["detail"].startswith("none found")
 
 
+@pytest.mark.parametrize("command", ["listen", "doctor"])
+@pytest.mark.parametrize("port", ["99999", "-5"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_crash(command: str, port: str) -> None:
+    run = run_cli(command, "--no-tunnel", "--port", port)
+    assert run.exit_code == 2, run.stderr
+    assert "Invalid value for '--port'" in run.stderr and "unexpected" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send-test", "http://127.0.0.1:9/", "--max-latency", "-1"],
+        ["listen", "--no-tunnel", "--forward-timeout", "-1"],
+        ["listen", "--no-tunnel", "--retry-backoff", "0"],
+        ["listen", "--no-tunnel", "--tolerance", "-5"],
+        ["verify", "-", "--tolerance", "-5"],
+    ],
+)
+def test_a_negative_duration_is_a_usage_error(args: list[str]) -> None:
+    # --max-latency -1 failed every answer as too slow; --forward-timeout -1 timed out every forward.
+    run = run_cli(*args, input="{}")
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "Invalid value" in run.stderr
+
+
 def test_counts_are_singular_or_plural() -> None:
     assert [text.plural(n, "event") for n in (0, 1, 2)] == ["0 events", "1 event", "2 events"]
     one = RunSummary(recording=Path("rec.jsonl"), lines_recorded=1)
@@ -127,3 +155,18 @@ def test_reading_a_body_from_a_terminal_says_so(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("sys.stdin", stdin)
     assert read_body_source("-") == b'{"event": "x"}'
     assert "reading the body from stdin" in said.getvalue() and "Ctrl-D" in said.getvalue()
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    # `whatsable fixtures list --json | head -1`: the pipe closes before whatsable writes; no traceback,
+    # no "unexpected error", exit 0.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "whatsable_cli", "fixtures", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before the first line is written
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=30) == 0, stderr
+    assert stderr == ""

@@ -1,4 +1,5 @@
-"""The renderers at 60 and 80 columns (rich Consoles of that width): nothing that matters is cut off."""
+"""The renderers at 60 and 80 columns (rich Consoles of that width, or the command run with COLUMNS set): nothing
+that matters is cut off."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
+from tests.support import endpoints
+from tests.support.helpers import run_cli
 from tests.support.recordings import incoming_body, recorded, status_body
 from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.doctor.checks import FAIL, OK, WARN, Check
@@ -75,6 +78,24 @@ def test_send_test_table_keeps_every_check_verdict_and_status(width: int, monkey
     assert shown.rstrip().splitlines()[-1].startswith("FAIL: 4 checks")
 
 
+def test_send_test_at_80_columns_keeps_the_table_narrow_and_each_failure_on_one_line() -> None:
+    # A CI log is 80 columns: a hint column there wrapped a word per line (80 lines for 10 checks).
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        narrow = run_cli("send-test", endpoint.url, "--secret", "s3cret", env={"COLUMNS": "80"})
+        wide = run_cli("send-test", endpoint.url, "--secret", "s3cret", env={"COLUMNS": "160"})
+    assert narrow.exit_code == wide.exit_code == 4
+    lines = narrow.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│├└"]
+    assert len(table) == 19 and all(len(line) <= 80 for line in table)  # 12 checks (2 skipped), + 7 rules
+    failure = next(line for line in lines if line.startswith("✗ FAIL tampered body"))
+    assert "your endpoint accepted a forged event" in failure
+    assert lines[lines.index(failure) + 1].strip().startswith("hint: compute the HMAC")
+    assert lines[-1].startswith("FAIL: 12 checks") and lines[-1].endswith("(exit 4)")
+    assert "hint" in wide.stdout.splitlines()[2] and not any(
+        line.startswith("✗ FAIL") for line in wide.stdout.splitlines()
+    )
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_listen_banner_keeps_urls_and_the_try_it_command_whole(width: int) -> None:
     console, out = _terminal(width)
@@ -127,6 +148,21 @@ def test_events_list_keeps_id_time_signature_and_flags(width: int, monkeypatch: 
     assert "[duplicate]" in lines[2]
 
 
+def test_events_list_on_an_80_column_terminal_keeps_the_summary_and_flags_visible(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The full layout needs 77 columns before the summary: at 80 the summary was cut to "su…".
+    terminal = io.StringIO()
+    monkeypatch.setattr(render_events, "stdout_console", lambda: Console(file=terminal, force_terminal=True, width=80))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    duplicate = recorded(2, incoming_body(2, phone="8801734363287"))
+    duplicate.flags = ["duplicate"]
+    assert render_events.render_event_rows([EventRow(duplicate)], json_output=False) == 1
+    lines = Text.from_ansi(terminal.getvalue()).plain.splitlines()
+    assert lines[0].split() == ["id", "received", "signature", "forwards", "summary"]  # local time, as everywhere
+    assert "[duplicate] John Doe +88017" in lines[1] and len(lines[1]) <= 80  # the summary: sender, then text
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_doctor_keeps_every_name_and_status(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
     console, out = _terminal(width)
@@ -141,3 +177,11 @@ def test_doctor_keeps_every_name_and_status(width: int, monkeypatch: pytest.Monk
     for whole in ("✓ ok", "✗ fail", "! warn", "config file", "ngrok agent", "clock", "1 check failed"):
         assert whole in shown, whole
     assert _squeezed("/home/dev/a/very/long/project/path/whatsable.toml") in _squeezed(shown)
+
+
+def test_fixtures_list_at_80_columns_shows_every_name_whole() -> None:
+    run = run_cli("fixtures", "list", env={"COLUMNS": "80"})
+    assert run.exit_code == 0
+    assert all(len(line) <= 80 for line in run.stdout.splitlines())
+    for name in ("message_status/delivered", "incoming_message/location", "incoming_message/document"):
+        assert name in run.stdout

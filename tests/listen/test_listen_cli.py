@@ -29,10 +29,32 @@ def test_forward_url_must_be_http(tmp_path: Path) -> None:
     assert "not an http(s) URL" in run.stderr
 
 
+def test_listen_public_url_that_is_not_http_is_bad_input() -> None:
+    # The banner showed "notaurl/webhook  (paste this into WhatsAble)".
+    run = run_cli("listen", "--public-url", "hooks.example.com", "--port", "0")
+    assert run.exit_code == 2, run.stderr
+    said = " ".join(run.stderr.replace("│", " ").split())
+    assert "Invalid value for '--public-url': --public-url 'hooks.example.com' is not an http(s) URL" in said
+
+
 def test_malformed_route(tmp_path: Path) -> None:
     run = run_cli("listen", "--no-tunnel", "--port", "0", "--route", "http://localhost:3000/in")
     assert run.exit_code == 2
     assert "EVENT=URL" in run.stderr
+
+
+def test_a_typo_in_an_event_type_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    # It was a warning, and every event was then hidden (--event) or misrouted (--route).
+    for option in ("--event", "--route"):
+        value = "incomming_message" + ("=3000" if option == "--route" else "")
+        run = run_cli("listen", "--no-tunnel", option, value)
+        said = " ".join(run.stderr.replace("│", " ").split())
+        assert run.exit_code == 2, said
+        assert "did you mean 'incoming_message'?" in said.lower()
+    config = tmp_path / "c.toml"  # the same typo in the config file: bad config, exit 7
+    config.write_text('[routes]\nincomming_message = "http://localhost:3000/in"\n')
+    run = run_cli("listen", "--no-tunnel", "--config", str(config))
+    assert run.exit_code == 7 and "did you mean 'incoming_message'?" in run.stderr
 
 
 def test_unwritable_recording_exits_7_before_listening(tmp_path: Path) -> None:
@@ -70,6 +92,14 @@ def test_an_unknown_scheme_in_the_config_file_is_bad_input(tmp_path: Path) -> No
     config = tmp_path / "c.toml"
     config.write_text('scheme = "nope"\n')
     assert run_cli("listen", "--no-tunnel", "--config", str(config)).exit_code == 7
+
+
+def test_a_port_in_the_config_file_that_is_not_a_number_is_bad_input(tmp_path: Path) -> None:
+    config = tmp_path / "whatsable.toml"
+    config.write_text('port = "abc"\n')
+    run = run_cli("listen", "--no-tunnel", "--config", str(config))
+    assert run.exit_code == 7, run.stderr
+    assert "invalid port 'abc'" in run.stderr
 
 
 @pytest.mark.parametrize(("text", "size"), [("1048576", 1 << 20), ("512k", 512 * 1024), ("2MiB", 2 << 20)])

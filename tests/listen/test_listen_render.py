@@ -1,4 +1,5 @@
-"""Rendering a listen run to rich Consoles writing to StringIO: pretty, compact, json, quiet, coalescing."""
+"""Rendering a listen run to rich Consoles writing to StringIO: the banner (its "Try it" command), pretty, compact,
+json, quiet, coalescing."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from whatsable_cli.listen.forwarder import Routing
 from whatsable_cli.listen.model import EventReport, ListenInfo, ListenSettings
 from whatsable_cli.listen.stats import RunSummary
 from whatsable_cli.recording.lines import RecordedRequest, encode_body
-from whatsable_cli.render.listen import ListenRenderer
+from whatsable_cli.render.listen import ListenRenderer, Origin, banner
 from whatsable_cli.webhooks.events import SignatureCheck, parse_body
 
 OK = DeliveryResult(url="http://localhost:3000/webhook", status=200, latency_ms=12.3, response_snippet='{"ok":1}')
@@ -221,6 +222,21 @@ def test_banner_and_summary_go_to_stderr() -> None:
     assert "forwards     4 ok, 1 failed, 2 cancelled at stop" in text
     assert "signatures   4 verified, 1 failed" in text
     assert "undelivered  2 to http://localhost:3000/in" in text
+
+
+def test_listen_banner_says_how_to_send_a_test_event() -> None:
+    info = ListenInfo("127.0.0.1", 4242, "/webhook", None, False, "auto", False, Routing((), ()), "relay", frozenset())
+    assert any(
+        "Try it       [bold]whatsable send-test http://127.0.0.1:4242/webhook --no-security-checks[/]" in line
+        for line in banner(info)
+    )
+    signed = ListenInfo("0.0.0.0", 5000, "/in", None, True, "standard", True, Routing((), ()), "relay", frozenset())
+    expected = 'whatsable send-test http://127.0.0.1:5000/in --secret "$WHATSABLE_SECRET" --scheme standard[/]'
+    tunnel = ListenInfo(
+        "127.0.0.1", 1, "/in", None, False, "auto", False, Routing((), ()), "relay", frozenset(), "https://x.ngrok.app"
+    )
+    assert any("whatsable send-test https://x.ngrok.app/in --no-security-checks" in line for line in banner(tunnel))
+    assert any(expected in line for line in banner(signed, Origin(None, "WHATSABLE_SECRET")))
 
 
 class StuckFile(io.StringIO):

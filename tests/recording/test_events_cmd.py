@@ -1,4 +1,5 @@
-"""`whatsable events list|show|export` on recordings written in `listen`'s format, and the curl export run for real."""
+"""`whatsable events list|show|export` on recordings written in `listen`'s format and on the history (read by
+default, earlier recordings imported on first use), and the curl export run for real."""
 
 from __future__ import annotations
 
@@ -14,8 +15,17 @@ import pytest
 from tests.support import endpoints
 from tests.support.helpers import run_cli
 from tests.support.history_helpers import record_run
-from tests.support.recordings import OLD_SECRET, incoming_body, recorded, signed_request, status_body, write_recording
+from tests.support.recordings import (
+    OLD_SECRET,
+    decoded_recording,
+    incoming_body,
+    recorded,
+    signed_request,
+    status_body,
+    write_recording,
+)
 from whatsable_cli.delivery.results import DeliveryResult
+from whatsable_cli.paths import new_recording_path
 from whatsable_cli.recording.jsonl import RecordingWriter
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 
@@ -60,6 +70,18 @@ def test_list_reads_the_history_and_says_when_it_is_empty() -> None:
     assert "holds no events yet" in empty.stderr and "whatsable listen" in empty.stderr
 
 
+def test_events_list_and_replay_say_what_they_read_by_default() -> None:
+    # A recording an earlier version left in the data dir is imported on first use; replay with no source
+    # sends the history's latest run and says which one.
+    write_recording(new_recording_path(), [recorded(1, status_body(1))])
+    listed = run_cli("events", "list")
+    assert listed.exit_code == 0 and "imported 1 events from 1 earlier recordings" in listed.stderr
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        replayed = run_cli("replay", "--to", endpoint.url)
+    assert replayed.exit_code == 0 and "replaying run 1 of the history" in replayed.stderr
+    assert len(endpoint.received.bodies) == 1
+
+
 def test_list_skips_a_corrupt_line_and_names_it(tmp_path: Path) -> None:
     path, _ = sample(tmp_path)
     lines = path.read_bytes().splitlines(keepends=True)
@@ -70,6 +92,15 @@ def test_list_skips_a_corrupt_line_and_names_it(tmp_path: Path) -> None:
     assert f"{path}:3: corrupt line" in run.stderr
     strict = run_cli("events", "list", "--record", str(path), "--strict")
     assert strict.exit_code == 7 and f"{path}:3" in strict.stderr
+
+
+def test_a_recording_line_missing_a_field_names_the_field(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    with path.open("ab") as recording:
+        recording.write(b'{"type": "request"}\n')  # the warning said: corrupt line ('id')
+    run = run_cli("events", "list", "--record", str(path))
+    assert run.exit_code == 0
+    assert "rec.jsonl:2: corrupt line (missing field 'id'); skipped" in run.stderr
 
 
 def test_show_redacts_signatures_decodes_the_transcript_and_lists_forwards(tmp_path: Path) -> None:
@@ -138,11 +169,30 @@ def test_exported_curl_command_delivers_the_same_bytes(tmp_path: Path, body: byt
     assert headers["content-type"] == "application/json"
 
 
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_exported_curl_of_a_decoded_body_drops_its_content_encoding(tmp_path: Path) -> None:
+    path, body = decoded_recording(tmp_path)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        exported = run_cli("events", "export", "0007", "--record", str(path), "--to", endpoint.url)
+        assert exported.exit_code == 0, exported.stderr
+        assert "Content-Encoding" not in exported.stdout
+        done = subprocess.run(["sh", "-c", exported.stdout], capture_output=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+    assert endpoint.received.bodies == [body]
+
+
 def test_export_default_target_uses_the_recorded_path(tmp_path: Path) -> None:
     path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
     run = run_cli("events", "export", "0001", "--record", str(path))
     assert run.stdout.rstrip().endswith("'http://localhost:3000/webhooks/whatsable'")
     assert run.stdout.startswith("printf ")
+
+
+def test_events_export_to_a_url_that_is_not_http_is_bad_input(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    run = run_cli("events", "export", "0001", "--record", str(path), "--to", "localhost:3000/hook")
+    assert run.exit_code == 7 and run.stdout == ""
+    assert "error: --to 'localhost:3000/hook' is not an http(s) URL" in run.stderr
 
 
 def test_forward_lines_written_after_other_requests_still_attach(tmp_path: Path) -> None:

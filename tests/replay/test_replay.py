@@ -21,6 +21,7 @@ from tests.support import endpoints
 from tests.support.helpers import Run, run_cli
 from tests.support.recordings import (
     OLD_SECRET,
+    decoded_recording,
     incoming_body,
     numbered_bodies,
     recorded,
@@ -67,6 +68,17 @@ def test_replays_byte_identical_bodies_and_the_original_headers(tmp_path: Path) 
         assert seen["content-type"] == "application/json"
         assert seen["host"] != "127.0.0.1:4242"  # Host belongs to the new hop
     assert "passed 3" in run.stdout
+
+
+def test_replay_of_a_decoded_body_drops_its_content_encoding(tmp_path: Path) -> None:
+    path, body = decoded_recording(tmp_path)
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert endpoint.received.bodies == [body]
+    headers = {k.lower(): v for k, v in endpoint.received.headers[0].items()}
+    assert "content-encoding" not in headers
+    assert headers["x-webhook-signature"] == "sig"
 
 
 @pytest.mark.parametrize("scheme", list(SCHEMES))
@@ -257,6 +269,15 @@ def test_dry_run_sends_nothing_and_redacts_signatures(tmp_path: Path) -> None:
     assert [recorded_signature] == [v for k, v in ndjson(shown)[0]["headers"] if k == "X-Webhook-Signature"]
 
 
+def test_replay_dry_run_shows_the_headers_that_would_be_sent(tmp_path: Path) -> None:
+    # It showed the recorded Host and Content-Length, which replay (rightly) does not send.
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1), [("Content-Length", "149")])])
+    run = run_cli("replay", str(path), "--to", "http://127.0.0.1:9/hook", "--dry-run")
+    assert run.exit_code == 0, run.stderr
+    assert "Content-Type: application/json" in run.stdout
+    assert "Host:" not in run.stdout and "Content-Length:" not in run.stdout
+
+
 def test_corrupt_line_in_the_middle_is_skipped_and_named(tmp_path: Path) -> None:
     bodies = numbered_bodies(3)
     path = write_recording(tmp_path / "rec.jsonl", [recorded(i, b) for i, b in enumerate(bodies)])
@@ -331,6 +352,15 @@ def test_a_bad_option_value_is_a_usage_error(tmp_path: Path, args: list[str], me
     assert run.exit_code == 2
     assert message in " ".join(run.stderr.replace("│", " ").split())
     assert "Traceback" not in run.stderr
+
+
+def test_replay_with_a_malformed_set_is_bad_input_before_anything_is_sent(tmp_path: Path) -> None:
+    path = write_recording(tmp_path / "rec.jsonl", [recorded(1, status_body(1))])
+    with endpoints.serve(lambda r, _: endpoints.no_verification(r)) as endpoint:
+        run = run_cli("replay", str(path), "--to", endpoint.url, "--set", "nodot")
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "Invalid value for '--set': invalid --set 'nodot'" in " ".join(run.stderr.replace("│", " ").split())
+    assert endpoint.received.bodies == []
 
 
 def test_no_recording_at_all_is_a_clear_exit_7() -> None:

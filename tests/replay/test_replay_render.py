@@ -1,4 +1,5 @@
-"""replay's renderer: the progress bar on a terminal only (stderr), delivery lines, NDJSON and the summary."""
+"""replay's renderer: the progress bar on a terminal only (stderr), delivery lines (on stdout, or through the bar
+when stdout is that terminal too), NDJSON and the summary."""
 
 from __future__ import annotations
 
@@ -43,6 +44,34 @@ def test_progress_bar_only_on_a_terminal_and_not_with_json(
             printer.on_outcome(outcome(index, 200, True))
     assert ("replaying" in buffer.getvalue()) is shown
     assert "replaying" not in capsys.readouterr().out  # the bar never touches stdout
+
+
+def test_replay_to_a_file_from_a_terminal_keeps_its_lines_in_the_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `whatsable replay rec.jsonl --to URL > out.txt` in a terminal: the bar is on stderr (a terminal), and the
+    # delivery lines must still reach stdout (the file), not be diverted into the bar's console.
+    terminal = io.StringIO()
+    monkeypatch.setattr(render, "stderr_console", lambda: Console(file=terminal, force_terminal=True, width=100))
+    with render.ReplayPrinter(url=URL, json_output=False, show_secrets=False) as printer:
+        printer.on_outcome(outcome(0, 200, True))
+        printer.on_outcome(outcome(1, 200, True))
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[4] for line in out] == ["0000abcd", "0001abcd"]
+    assert "0000abcd" not in terminal.getvalue()
+
+
+def test_replay_lines_on_a_terminal_go_through_the_live_bar(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # stdout and stderr both the terminal: a line written around rich's live bar would be glued to the bar.
+    terminal = io.StringIO()
+    monkeypatch.setattr(render, "stderr_console", lambda: Console(file=terminal, force_terminal=True, width=100))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    with render.ReplayPrinter(url=URL, json_output=False, show_secrets=False) as printer:
+        printer.on_outcome(outcome(0, 200, True))
+    assert "0000abcd" in terminal.getvalue()
+    assert "0000abcd" not in capsys.readouterr().out
 
 
 def test_delivery_lines_and_summary_on_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:

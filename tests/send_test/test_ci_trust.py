@@ -1,5 +1,5 @@
-"""CI results that can be trusted: an empty secret is refused, skipped checks say so everywhere, and replay
-re-signs only when asked."""
+"""CI results that can be trusted: an empty secret is refused, and skipped checks say so everywhere (a note, not
+a warning, when skipping is the scheme's normal case)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,18 @@ def test_allow_unsigned_reports_every_security_check_skipped(tmp_path: Path) -> 
     assert suite.get("skipped") == str(len(marked)) == "6"
     assert suite.get("tests") == str(len(cases))
     assert all("not sent: no secret" in (case.find("skipped").get("message") or "") for case in marked)  # type: ignore[union-attr]
+
+
+def test_send_test_with_the_default_scheme_prints_no_warning_only_a_note() -> None:
+    # "warning: replay checks skipped" on every default CI run was a warning nobody could act on.
+    with endpoints.serve(lambda r, _: endpoints.correct("whatsable", "s3cret", r)) as endpoint:
+        signed = run_cli("send-test", endpoint.url, "--secret", "s3cret")
+        unsigned = run_cli("send-test", endpoint.url, "--no-semantics-checks")
+    assert signed.exit_code == 0 and "warning:" not in signed.stderr
+    assert "note: replay checks skipped: the whatsable-hmac scheme signs no timestamp" in signed.stderr
+    assert unsigned.stderr.startswith("warning: security checks skipped: no secret")
+    dry_run = run_cli("send-test", "http://127.0.0.1:9/", "--secret", "s3cret", "--dry-run")
+    assert dry_run.stderr.startswith("note: replay checks skipped") and "warning:" not in dry_run.stderr
 
 
 def test_checks_turned_off_are_reported_skipped_not_left_out() -> None:

@@ -1,4 +1,5 @@
-"""send-test's inputs and outputs: dry-run (checked by `whatsable verify`), golden vector, JUnit, bad input."""
+"""send-test's inputs and outputs: dry-run (checked by `whatsable verify`), golden vector, JUnit (none from an
+interrupted run), bad input."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from tests.support import endpoints
 from tests.support.helpers import run_cli
 from whatsable_cli.delivery.results import DNS, REFUSED, TLS
+from whatsable_cli.send_test import service
 from whatsable_cli.send_test.sender import classify
 
 # A golden vector: the `whatsable` scheme (hex HMAC-SHA256) over the seed page's 126-byte envelope.
@@ -110,6 +112,17 @@ def test_an_unwritable_junit_path_fails_before_anything_is_sent(tmp_path: Path) 
     assert run.exit_code == 7
     assert "cannot write the JUnit report" in run.stderr and "--junit" in run.stderr
     assert endpoint.received.bodies == []
+
+
+def test_send_test_interrupted_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service, "run_send_test", interrupted)
+    run = run_cli("send-test", "http://127.0.0.1:9/", "--junit", str(tmp_path / "r.xml"))
+    assert run.exit_code == 130
+    assert "interrupted (Ctrl-C): the checks did not finish; no report and no JUnit file" in run.stderr
+    assert not (tmp_path / "r.xml").exists()
 
 
 def test_fixture_by_name_and_path_with_set(tmp_path: Path) -> None:

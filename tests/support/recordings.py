@@ -78,3 +78,11 @@ def numbered_bodies(count: int) -> list[bytes]:
         ).encode()
         for i in range(count)
     ]
+
+
+def decoded_recording(tmp_path: Path) -> tuple[Path, bytes]:
+    """A gzip request as `listen` records it: the decoded body, flagged `decoded`, the original headers."""
+    body = status_body(7)
+    request = recorded(7, body, [("Content-Encoding", "gzip"), ("X-Webhook-Signature", "sig")])
+    request.flags = ["decoded"]
+    return write_recording(tmp_path / "rec.jsonl", [request]), body
