@@ -33,6 +33,7 @@ from whatsable_cli.recording.history_queries import (
 )
 from whatsable_cli.recording.history_retention import enforce_cap, prune, used_bytes
 from whatsable_cli.recording.lines import RecordedRequest
+from whatsable_cli.recording.query import Filters
 from whatsable_cli.webhooks.events import SignatureCheck
 
 
@@ -105,6 +106,72 @@ def test_ids_resolve_across_runs_and_a_prefix_must_be_unique() -> None:
             find_in_history(history, "ffff")
         with pytest.raises(BadInputError, match="no run '9'"):
             resolve_run(history, "9")
+
+
+def test_the_listener_leaves_ids_to_be_indexed_behind_it_and_lookups_find_them_either_way() -> None:
+    record_run([recorded(1, status_body(1)), recorded(2, status_body(2))])
+    with History.open() as history:
+        conn = history.conn
+        assert conn.execute("SELECT count(*) FROM request_ids").fetchone() == (0,)  # its commits index nothing
+        before = [find_in_history(history, "0001")[0].id, find_in_history(history, "0002abc")[0].id]
+        index_for_search(history)
+        assert conn.execute("SELECT count(*) FROM request_ids").fetchone() == (2,)
+        record_run([recorded(3, status_body(3))])  # one indexed and one not share the prefix "000"
+        after = [find_in_history(history, "0001")[0].id, find_in_history(history, "0003")[0].id]
+        with pytest.raises(BadInputError, match="more than one"):
+            find_in_history(history, "000")
+        assert find_in_history(history, before[1])[0].id == before[1]  # the exact id, indexed
+        selected = history_rows(history, Selection(filters=Filters(ids=("0001", "0003"))))
+        assert sorted(row.request.id[:4] for row in selected) == ["0001", "0003"]  # each once
+    assert before[0] == after[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ids=st.lists(st.text("0123abc", min_size=1, max_size=5), min_size=1, max_size=12, unique=True),
+    indexed=st.integers(0, 12),
+    prefix=st.text("0123abc", max_size=4),
+)
+def test_an_id_prefix_finds_what_a_scan_of_every_id_finds_wherever_the_index_stands(
+    ids: list[str], indexed: int, prefix: str
+) -> None:
+    with tempfile.TemporaryDirectory() as folder, History.open(Path(folder) / "h.sqlite3") as history:
+        recorder = RunRecorder(history)
+        for number, request_id in enumerate(ids):
+            request = recorded(number, status_body(number))
+            request.id = request_id
+            recorder.commit([(request, "delivered")], [])
+            if number + 1 == indexed:
+                index_for_search(history)
+        exact = [request_id for request_id in ids if request_id == prefix]
+        starting = [request_id for request_id in ids if request_id.startswith(prefix)]
+        expected = exact or starting
+        if not prefix or not expected:
+            with pytest.raises(BadInputError):
+                find_in_history(history, prefix)
+        elif len(expected) > 1:
+            with pytest.raises(BadInputError, match="more than one"):
+                find_in_history(history, prefix)
+        else:
+            assert find_in_history(history, prefix)[0].id == expected[0]
+        if prefix:
+            selected = history_rows(history, Selection(filters=Filters(ids=(prefix,))))
+            assert sorted(row.request.id for row in selected) == sorted(starting)
+
+
+def test_pruned_requests_leave_no_id_behind_and_an_import_knows_unindexed_ones(tmp_path: Path) -> None:
+    record_run([recorded(number, status_body(number)) for number in range(1, 6)])
+    with History.open() as history:
+        index_for_search(history)
+        prune(history, keep=2)
+        entries = [row[0] for row in history.conn.execute("SELECT id FROM request_ids ORDER BY seq")]
+        assert entries == stored_ids() and len(entries) == 2
+    record_run([recorded(9, status_body(9))])  # not indexed yet
+    export = tmp_path / "export.jsonl"
+    with History.open() as history:
+        export.write_bytes(b"".join(export_lines(history, Selection())))
+        found = import_recording(history, export)
+    assert (found.added, found.known) == (0, 3)  # importing what the history holds adds nothing
 
 
 def body_with(text: str, phone: str = "8801734363287") -> bytes:

@@ -282,7 +282,7 @@ async def test_an_idle_listener_indexes_what_it_recorded_for_search(tmp_path: Pa
         assert (await post_all(listener.url, [body]))[0][0] == 200
         deadline = asyncio.get_running_loop().time() + DEADLINE
         with sqlite3.connect(history_path()) as conn:  # the indexer thread catches up once the listener is idle
-            while conn.execute("SELECT value FROM meta WHERE key = 'fts_indexed_seq'").fetchone() != ("1",):
+            while conn.execute("SELECT value FROM meta WHERE key = 'indexed_seq'").fetchone() != ("1",):
                 assert asyncio.get_running_loop().time() < deadline, "never indexed"
                 await asyncio.sleep(0.05)
             (found,) = conn.execute(

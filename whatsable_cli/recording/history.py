@@ -20,7 +20,6 @@ from whatsable_cli.paths import history_path
 from whatsable_cli.recording import schema
 from whatsable_cli.recording.history_rows import (
     INSERT_FORWARD,
-    INSERT_REQUEST_ONCE,
     ROWS_PER_INSERT,
     Batch,
     Row,
@@ -100,10 +99,6 @@ class History:
         for start in range(0, len(rows), ROWS_PER_INSERT):
             chunk = rows[start : start + ROWS_PER_INSERT]
             self.conn.execute(insert_rows_sql(len(chunk)), list(itertools.chain.from_iterable(chunk)))
-
-    def insert_request_once(self, row: Row) -> bool:
-        """A row (seq unset) unless its id is already in the history; True when it was added."""
-        return self.conn.execute(INSERT_REQUEST_ONCE, row).rowcount == 1
 
     def meta(self, key: str) -> str | None:
         found = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -16,8 +16,8 @@ from typing import Any
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.paths import recordings_dir
 from whatsable_cli.recording.history import History
-from whatsable_cli.recording.history_index import index_pending
-from whatsable_cli.recording.history_rows import INSERT_FORWARD, forward_row, now_iso, request_row
+from whatsable_cli.recording.history_index import add_id, index_pending, indexed_seq_of
+from whatsable_cli.recording.history_rows import INSERT_FORWARD, INSERT_REQUEST, forward_row, now_iso, request_row
 from whatsable_cli.recording.jsonl import SkipWarning, iter_parsed_lines
 from whatsable_cli.recording.lines import Entry, ForwardRecord, RecordedRequest, entry_from_dict
 from whatsable_cli.webhooks.events import parse_body
@@ -131,11 +131,12 @@ def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
 
 
 def _import_batch(history: History, conn: sqlite3.Connection, batch: list[Entry], result: ImportResult) -> None:
-    index_pending(conn)  # everything recorded before is indexed, so this batch's rows can be, as they come
+    index_pending(conn)  # everything recorded before is indexed: the id index alone tells a known request
     for entry in batch:
         if isinstance(entry, ForwardRecord):
-            owner = conn.execute("SELECT run_id FROM requests WHERE id = ?", (entry.request_id,)).fetchone()
-            if owner is not None and owner[0] == result.run_id and result.run_id is not None:
+            seq = indexed_seq_of(conn, entry.request_id)
+            owner = None if seq is None else conn.execute("SELECT run_id FROM requests WHERE seq = ?", (seq,))
+            if owner is not None and owner.fetchone() == (result.run_id,) and result.run_id is not None:
                 row = forward_row(entry)
                 conn.execute(INSERT_FORWARD, row)
                 result.forwards += 1
@@ -148,7 +149,10 @@ def _import_batch(history: History, conn: sqlite3.Connection, batch: list[Entry]
             result.run_id = cursor.lastrowid
         parsed = parse_body(entry.body_bytes)
         row = request_row(None, result.run_id, entry, parsed.status, parsed.kind)
-        if history.insert_request_once(row):
+        if indexed_seq_of(conn, entry.id) is None:
+            added = conn.execute(INSERT_REQUEST, row).lastrowid
+            assert added is not None  # an INSERT into a rowid table
+            add_id(conn, entry.id, added)
             result.added += 1
             result.signatures_failed += entry.signature is not None and entry.signature.result == "failed"
             result.first = min(result.first or entry.received_at, entry.received_at)

@@ -1,11 +1,14 @@
-"""The full-text index of request bodies (`events list --search`), filled behind the writes, not during them.
+"""The history's indexes filled behind the writes, not during them: request ids and the bodies' full text.
 
 Indexing a body costs about as much CPU as recording it, and on a busy listener that CPU is the event
-loop's (or the core its load arrives on), so a listener's commit does not index: a low-priority thread
-indexes what it recorded while it is idle (so its Python text function does not contend for the GIL
-with a busy event loop), and a search first indexes whatever is still missing. Everything up to a mark
-(in `meta`) is indexed. The index is contentless (the text is not stored twice): an entry is removed by
-giving the index the very text it was given, which search_text computes the same way each time.
+loop's (or the core its load arrives on); ids are random, so indexing each as it is written touches a
+random page of the id index, and every commit writes those pages out again. So a listener's commit
+indexes neither: a low-priority thread indexes what it recorded while it is idle (so its Python text
+function does not contend for the GIL with a busy event loop), a search first indexes whatever is still
+missing, and a lookup by id reads the id index up to the mark and the few requests after it directly.
+Everything up to a mark (in `meta`) is in both indexes. The full-text index is contentless (the text is
+not stored twice): an entry is removed by giving the index the very text it was given, which search_text
+computes the same way each time.
 """
 
 from __future__ import annotations
@@ -15,19 +18,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from whatsable_cli.recording.history import History
 from whatsable_cli.recording.schema import connect
 from whatsable_cli.recording.search_text import SQL_FUNCTION
 
-MARK = "fts_indexed_seq"  # every request with a seq up to this is in the index
+MARK = "indexed_seq"  # every request with a seq up to this is in both indexes
 SEARCH_TEXT = f"{SQL_FUNCTION}(body)"  # search_text, registered on each connection
 _INDEX = (
     f"INSERT INTO requests_fts (rowid, text) SELECT seq, {SEARCH_TEXT} FROM requests "  # noqa: S608 (constants)
     "WHERE seq > ? AND seq <= ?"
 )
+# OR IGNORE: an import enters its requests' ids as it adds them (to tell the ones it already has).
+_INDEX_IDS = "INSERT OR IGNORE INTO request_ids (id, seq) SELECT id, seq FROM requests WHERE seq > ? AND seq <= ?"
 _UNINDEX = (
     f"INSERT INTO requests_fts (requests_fts, rowid, text) SELECT 'delete', seq, {SEARCH_TEXT} FROM requests "  # noqa: S608
     "WHERE seq = ?"
@@ -61,6 +67,7 @@ def index_pending(conn: sqlite3.Connection, limit: int | None = None) -> int:
         top = mark if found is None else int(found)
     if top <= mark:
         return 0
+    conn.execute(_INDEX_IDS, (mark, top))
     conn.execute(_INDEX, (mark, top))
     _set_mark(conn, top)
     return top - mark
@@ -94,10 +101,31 @@ def index_for_search(history: History) -> None:
             raise
 
 
-def unindex(conn: sqlite3.Connection, seqs: list[int]) -> None:
-    """Remove the index entries of these requests (inside the caller's transaction, before the rows go)."""
+def unindex(conn: sqlite3.Connection, requests: list[tuple[int, str]]) -> None:
+    """Remove the index entries of these requests, (seq, id) each (inside the caller's transaction, before
+    the rows go)."""
     mark = indexed_through(conn)
-    conn.executemany(_UNINDEX, [(seq,) for seq in seqs if seq <= mark])
+    conn.executemany(_UNINDEX, [(seq,) for seq, _ in requests if seq <= mark])
+    conn.executemany("DELETE FROM request_ids WHERE id = ? AND seq = ?", [(id_, seq) for seq, id_ in requests])
+
+
+def add_id(conn: sqlite3.Connection, request_id: str, seq: int) -> None:
+    """Enter a request's id now, ahead of the mark (an import, which must tell the ids it already has)."""
+    conn.execute("INSERT OR IGNORE INTO request_ids (id, seq) VALUES (?, ?)", (request_id, seq))
+
+
+def indexed_seq_of(conn: sqlite3.Connection, request_id: str) -> int | None:
+    """The seq of the request with this id, from the id index alone: for a caller that keeps every request
+    in it (an import: everything indexed first, and each request it adds entered with add_id)."""
+    found = conn.execute("SELECT seq FROM request_ids WHERE id = ?", (request_id,)).fetchone()
+    return None if found is None else int(found[0])
+
+
+def ids_condition(conn: sqlite3.Connection, id_where: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause on `requests` for the requests whose id matches `id_where` (a condition on `id`, with
+    its `params`): through the id index up to the mark, and directly among the requests after it."""
+    clause = f"(seq IN (SELECT seq FROM request_ids WHERE {id_where}) OR (seq > ? AND ({id_where})))"  # noqa: S608
+    return clause, [*params, indexed_through(conn), *params]
 
 
 def lower_mark(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,7 @@ from a cursor, so memory does not grow with the history.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.history import History
-from whatsable_cli.recording.history_index import index_for_search, top_seq
+from whatsable_cli.recording.history_index import ids_condition, index_for_search, top_seq
 from whatsable_cli.recording.history_rows import REQUEST_COLUMNS, forward_from_row, request_from_row
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.query import EventRow, Filters, accepts_request
@@ -107,7 +108,7 @@ def requests_sql(
 
 
 def _query(
-    selection: Selection, *, newest_first: bool, after: int | None, through: int | None = None
+    conn: sqlite3.Connection, selection: Selection, *, newest_first: bool, after: int | None, through: int | None = None
 ) -> tuple[str, list[Any]]:
     filters = selection.filters
     clauses, params = shared_conditions(selection.run, filters.events, filters.statuses)
@@ -118,9 +119,14 @@ def _query(
         clauses.append("received_ms <= ?")
         params.append(int(filters.until.timestamp() * 1000))
     if filters.ids:
-        clauses.append("(" + " OR ".join("(id >= ? AND id < ?)" for _ in filters.ids) + ")")
-        for prefix in map(_as_text, filters.ids):
-            params += [prefix, prefix + _ID_END]
+        prefixes = [_as_text(prefix) for prefix in filters.ids]
+        clause, id_params = ids_condition(
+            conn,
+            " OR ".join("(id >= ? AND id < ?)" for _ in prefixes),
+            [bound for prefix in prefixes for bound in (prefix, prefix + _ID_END)],
+        )
+        clauses.append(clause)
+        params += id_params
     if after is not None:
         clauses.append("seq > ?")
         params.append(after)
@@ -139,7 +145,7 @@ def select_rows(
     through: int | None = None,
 ) -> Iterator[tuple[int, int | None, RecordedRequest]]:
     """(seq, run, request) of each selected request, streamed; --where is checked here, --last is the caller's."""
-    sql, params = _query(selection, newest_first=newest_first, after=after, through=through)
+    sql, params = _query(history.conn, selection, newest_first=newest_first, after=after, through=through)
     where_only = Filters(where=selection.filters.where) if selection.filters.where else None
     for row in history.conn.execute(sql, params):
         request = request_from_row(row)
@@ -252,12 +258,14 @@ def find_in_history(history: History, id_prefix: str) -> tuple[RecordedRequest, 
     if not id_prefix:
         raise BadInputError("an empty id", hint="list the ids with `whatsable events list`", code="unknown_id")
     id_prefix = _as_text(id_prefix)
-    sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?"  # noqa: S608 (constants)
-    exact = history.conn.execute(sql, (id_prefix,)).fetchone()
+    conn = history.conn
+    where, params = ids_condition(conn, "id = ?", [id_prefix])
+    exact = conn.execute(f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {where} LIMIT 1", params).fetchone()  # noqa: S608
     if exact is not None:
         return request_from_row(exact), exact[2]
-    sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id >= ? AND id < ? ORDER BY id LIMIT 2"  # noqa: S608
-    matches = history.conn.execute(sql, (id_prefix, id_prefix + _ID_END)).fetchall()
+    where, params = ids_condition(conn, "id >= ? AND id < ?", [id_prefix, id_prefix + _ID_END])
+    sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {where} ORDER BY id LIMIT 2"  # noqa: S608 (constants)
+    matches = conn.execute(sql, params).fetchall()
     if not matches:
         raise BadInputError(
             f"no request with id {id_prefix!r} in the history ({history.path})",

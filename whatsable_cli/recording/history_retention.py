@@ -1,6 +1,6 @@
 """Keeping the history bounded: `events prune --older-than/--keep/--max-size` and the size cap `listen` applies.
 
-The oldest requests go first, with their forward results and full-text entries, a batch per transaction
+The oldest requests go first, with their forward results and index entries, a batch per transaction
 (a listener writing meanwhile waits for one batch at most). Freed pages are reused by later writes; the
 file itself does not shrink.
 """
@@ -49,7 +49,7 @@ def _delete_through(
             rows = conn.execute(select, (last_seq, *params, _BATCH)).fetchall()
             if not rows:
                 return
-            unindex(conn, [row[0] for row in rows])
+            unindex(conn, [(row[0], row[1]) for row in rows])
             ids = [(row[1],) for row in rows]
             before = conn.total_changes
             conn.executemany("DELETE FROM forwards WHERE request_id = ?", ids)

@@ -27,7 +27,7 @@ REQUEST_COLUMNS = (
 )
 BODY = 9  # the body's position in a request row
 _ROW = f"({', '.join('?' * 22)})"
-INSERT_REQUEST_ONCE = f"INSERT OR IGNORE INTO requests ({REQUEST_COLUMNS}) VALUES {_ROW}"  # noqa: S608 (constants)
+INSERT_REQUEST = f"INSERT INTO requests ({REQUEST_COLUMNS}) VALUES {_ROW}"  # noqa: S608 (constants)
 ROWS_PER_INSERT = 32
 
 

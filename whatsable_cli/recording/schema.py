@@ -39,7 +39,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE requests (
         seq INTEGER PRIMARY KEY,       -- the order requests were recorded in (what --follow tails)
-        id TEXT NOT NULL UNIQUE,
+        id TEXT NOT NULL,              -- looked up through request_ids (no index here: see there)
         run_id INTEGER,
         received_at TEXT NOT NULL,     -- as recorded
         received_ms INTEGER,           -- the same as Unix milliseconds, for --since/--until and prune
@@ -62,6 +62,9 @@ MIGRATIONS: tuple[str, ...] = (
         flags TEXT                     -- a JSON list, NULL when there is none
     );
     CREATE INDEX requests_run ON requests(run_id);
+    -- The ids' index, filled behind the writes (history_index): ids are random, so indexing them as they
+    -- are written would touch a random page of the index per request, each commit writing it out again.
+    CREATE TABLE request_ids (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
     CREATE TABLE forwards (
         request_id TEXT NOT NULL,
         attempt INTEGER NOT NULL,
