@@ -36,6 +36,7 @@ async def test_a_new_event_appears_live_without_a_reload(tmp_path: Path) -> None
         await expect(row).to_be_visible()
         await expect(row).to_contain_text("John Doe +8801734363287: Hello! Is my order #4521 shipped yet?")
         await expect(row).to_contain_text("200 ·")  # forwarded: the app's status and the latency
+        await expect(row).to_contain_text("relayed")  # the sender got the app's answer, not one of ours
         second = await setup.send(fixture_bytes("message_status/read"))
         await expect(page.locator("tr.event-row")).to_have_count(2)
         await expect(page.locator("tr.event-row").first).to_have_attribute("data-id", second)  # newest on top
@@ -86,6 +87,7 @@ async def test_an_events_page_shows_the_chat_and_the_forwards_answer(tmp_path: P
         await expect(page.locator("#verdict")).to_contain_text("unchecked")
         await expect(page.locator("#body")).to_contain_text('"recipient_name": "John Doe"')
         await expect(page.locator("#headers")).to_contain_text("Content-Type")
+        await expect(page.locator("dl.meta")).to_contain_text("relayed")
 
 
 async def test_replay_and_an_edited_replay_show_the_apps_answer(tmp_path: Path) -> None:

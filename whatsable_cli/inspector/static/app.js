@@ -80,6 +80,17 @@ function statusBadge(status) {
   return badge(String(status), status >= 200 && status < 300 ? "ok" : status >= 400 ? "bad" : "warn");
 }
 
+// What the sender was answered: recorded, or (relaying to the app) the app's own answer, under Forward(s).
+function answerBadge(item) {
+  const forwarded = item.forward || (item.forwards && item.forwards.length);
+  if ((item.answer === null || item.answer === undefined) && forwarded) {
+    const relayed = badge("relayed", "muted");
+    relayed.title = "answered with the app's answer (see Forward)";
+    return relayed;
+  }
+  return statusBadge(item.answer);
+}
+
 function errorBox(error) { return el("p", { class: "error", role: "alert", text: String(error.message || error) }); }
 
 function setLive(on, text) {
@@ -167,7 +178,7 @@ function eventRow(row) {
     el("td", {}, el("span", { class: "kind", text: row.event })),
     el("td", { class: "summary" }, el("a", { href: `#/event/${encode(row.id)}`, text: row.summary || "(no summary)" })),
     el("td", {}, verdictBadge(row.signature)),
-    el("td", {}, statusBadge(row.answer)),
+    el("td", {}, answerBadge(row)),
     el("td", {}, forwardBadge(row.forward)),
     el("td", { class: "id" }, el("code", { text: shortId(row.id) })));
 }
@@ -375,7 +386,7 @@ async function showEvent(view, id) {
     el("dt", { text: "Id" }), el("dd", {}, el("code", { text: item.id })),
     el("dt", { text: "Received" }), el("dd", { text: `${time(item.received_at)} UTC` }),
     el("dt", { text: "Request" }), el("dd", {}, el("code", { text: `${item.method} ${item.path}${item.query ? `?${item.query}` : ""}` })),
-    el("dt", { text: "Answered" }), el("dd", {}, statusBadge(item.answer)),
+    el("dt", { text: "Answered" }), el("dd", {}, answerBadge(item)),
     el("dt", { text: "Run" }), el("dd", {}, item.run !== null ? el("a", { href: `#/run/${item.run}`, text: `#${item.run} (latency chart)` }) : "—"),
     item.flags.length ? [el("dt", { text: "Flags" }), el("dd", {}, item.flags.map((f) => badge(f, "warn")))] : null);
   view.append(
