@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.processes import bare_server, interleaved, listen_recorded_lines, listener, load
-from benchmarks.stats import median, summarise
+from benchmarks.stats import median, summarise, throughput_fields
 from whatsable_cli.webhooks.overrides import to_body
 from whatsable_cli.webhooks.signing import sign
 from whatsable_cli.webhooks.synthetic import SyntheticEvents
@@ -60,15 +60,7 @@ def ingest(workdir: Path, *, quick: bool) -> dict[str, Any]:
     ratio = ours["rps"] / base["rps"]
     return {
         "metric": f"listener ingest (record + verify + compact to a pipe), {INGEST_CONCURRENCY} concurrent",
-        "unit": "req/s",
-        "whatsable": ours["rps"],
-        "baseline": base["rps"],
-        "spread": {"whatsable": ours["spread"], "baseline": base["spread"]},
-        "latency_ms": {
-            "whatsable": {"p50": ours["p50"], "p99": ours["p99"]},
-            "baseline": {"p50": base["p50"], "p99": base["p99"]},
-        },
-        "loadgen_busy": {"whatsable": ours["busy"], "baseline": base["busy"]},  # ~1.0: the generator was the limit
+        **throughput_fields(ours, base),
         "ratio": ratio,
         "target": ">= 0.5x",
         "met": ratio >= 0.5 and recorded == sent,

@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks import peer_install
 from benchmarks.bench_listen import INGEST_CONCURRENCY, INGEST_FULL, INGEST_QUICK, ingest_args, write_bodies
 from benchmarks.processes import HERE, interleaved, listen_recorded_lines, listener, server
-from benchmarks.stats import ratio, summarise
+from benchmarks.stats import ratio, summarise, throughput_fields
 
 METRIC = f"listener ingest vs the seed docs' Express handler, {INGEST_CONCURRENCY} concurrent"
 TARGET = ">= 2x"
@@ -52,16 +52,7 @@ def ingest(workdir: Path, *, quick: bool) -> dict[str, Any]:
     return {
         "metric": METRIC,
         "peer": f"Express {peer.version} (node {node_version.strip()})",
-        "unit": "req/s",
-        "whatsable": ours["rps"],
-        "baseline": theirs["rps"],
-        "spread": {"whatsable": ours["spread"], "baseline": theirs["spread"]},
-        "latency_ms": {
-            "whatsable": {"p50": ours["p50"], "p99": ours["p99"]},
-            "baseline": {"p50": theirs["p50"], "p99": theirs["p99"]},
-        },
-        "loadgen_busy": {"whatsable": ours["busy"], "baseline": theirs["busy"]},
-        "errors": {"whatsable": ours["errors"], "baseline": theirs["errors"]},
+        **throughput_fields(ours, theirs),
         "ratio": value,
         "target": TARGET,
         "met": value >= 2.0 and recorded == sent and ours["errors"] == 0,

@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks import peer_install
 from benchmarks.bench_listen import SECRET, write_bodies
 from benchmarks.processes import bare_server, interleaved, listen_recorded_lines, listener, load, server, timed
-from benchmarks.stats import median, ratio, steady_rate, summarise
+from benchmarks.stats import median, ratio, steady_rate, summarise, throughput_fields
 
 READY = r"listening at [^\s:]+:(\d+)"  # mitmdump: "reverse proxy to URL listening at 127.0.0.1:PORT."
 FORWARD_TARGET = ">= 2x"
@@ -92,15 +92,7 @@ def forward(workdir: Path, *, quick: bool, concurrency: int) -> dict[str, Any]:
     return {
         "metric": metric,
         "peer": f"mitmdump {peer.version}",
-        "unit": "req/s",
-        "whatsable": ours["rps"],
-        "baseline": theirs["rps"],
-        "spread": {"whatsable": ours["spread"], "baseline": theirs["spread"]},
-        "latency_ms": {
-            "whatsable": {"p50": ours["p50"], "p99": ours["p99"]},
-            "baseline": {"p50": theirs["p50"], "p99": theirs["p99"]},
-        },
-        "errors": {"whatsable": ours["errors"], "baseline": theirs["errors"]},
+        **throughput_fields(ours, theirs),
         "ratio": value,
         "target": FORWARD_TARGET,
         "met": value >= 2.0 and recorded["whatsable"] == sent and ours["errors"] == 0,

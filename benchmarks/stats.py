@@ -41,3 +41,20 @@ def steady_rate(count: int, seconds: float, startup_seconds: float) -> float:
 
 def ratio(ours: float, theirs: float) -> float:
     return ours / theirs if theirs > 0 else float("nan")
+
+
+def throughput_fields(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """The fields every req/s row reports for its two sides (each a `summarise` result): the medians, the
+    spreads, the latencies, the load generator's busy share and the errors."""
+    return {
+        "unit": "req/s",
+        "whatsable": ours["rps"],
+        "baseline": theirs["rps"],
+        "spread": {"whatsable": ours["spread"], "baseline": theirs["spread"]},
+        "latency_ms": {
+            "whatsable": {"p50": ours["p50"], "p99": ours["p99"]},
+            "baseline": {"p50": theirs["p50"], "p99": theirs["p99"]},
+        },
+        "loadgen_busy": {"whatsable": ours["busy"], "baseline": theirs["busy"]},  # ~1.0: the generator was the limit
+        "errors": {"whatsable": ours["errors"], "baseline": theirs["errors"]},
+    }

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import peer_install, run  # noqa: E402
-from benchmarks.stats import percentile, ratio, steady_rate, summarise  # noqa: E402
+from benchmarks.stats import percentile, ratio, steady_rate, summarise, throughput_fields  # noqa: E402
 
 PEERS = ["express-ingest", "mitm-forward-c1", "mitm-forward-c32", "mitm-replay"]
 OWN = ["ingest", "forwarding", "replay", "replay-memory", "startup", "history"]
@@ -113,6 +113,11 @@ def test_stats_helpers() -> None:
         "busy": 0.1,
         "errors": 1,
     }
+    ours, theirs = summarise(loads), summarise(loads[:1])
+    fields = throughput_fields(ours, theirs)
+    assert (fields["whatsable"], fields["baseline"]) == (200.0, 100.0)
+    assert fields["spread"] == {"whatsable": [100.0, 300.0], "baseline": [100.0, 100.0]}
+    assert fields["errors"] == {"whatsable": 1, "baseline": 0} and fields["unit"] == "req/s"
 
 
 def test_cache_dir_and_install_switch_from_the_environment(tmp_path: Path) -> None:

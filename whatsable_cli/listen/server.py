@@ -22,6 +22,7 @@ from whatsable_cli.listen.connections import Connection, ListenerServer
 from whatsable_cli.listen.exchange import JSON_TYPE, Incoming, Reply, json_reply, unavailable_reply
 from whatsable_cli.listen.model import HEALTH_PATH
 from whatsable_cli.listen.server_log import ServerLog, one_line
+from whatsable_cli.recording.lines import is_utf8
 
 __all__ = ["ListenerHandler", "RunningServer", "ServerSettings", "start_server"]
 
@@ -212,15 +213,7 @@ def response(reply: Reply, *, close: bool = False) -> web.Response:
 
 
 def _fits_header(text: str) -> bool:
-    if "\r" in text or "\n" in text or "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return "\r" not in text and "\n" not in text and "\x00" not in text and is_utf8(text)
 
 
 class RunningServer:

@@ -44,7 +44,7 @@ def _json_opt(value: str | None) -> str:
     return "null" if value is None else _json_str(value)
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
     """False for text holding bytes that were not UTF-8 (kept as surrogate escapes when it was decoded)."""
     if text.isascii():
         return True
@@ -69,12 +69,12 @@ def _from_base64(text: object) -> str:
 
 def _printable(value: str | None) -> str | None:
     """A message made safe to write as UTF-8 (one quoting a value that was not UTF-8 shows it escaped)."""
-    return value if value is None or _is_utf8(value) else value.encode("utf-8", "backslashreplace").decode()
+    return value if value is None or is_utf8(value) else value.encode("utf-8", "backslashreplace").decode()
 
 
 def _header_to_json(name: str, value: str) -> list[str]:
     """[name, value]; a value that is not UTF-8 is [name, its bytes in base64, "base64"]."""
-    return [name, value] if _is_utf8(value) else [name, _to_base64(value), "base64"]
+    return [name, value] if is_utf8(value) else [name, _to_base64(value), "base64"]
 
 
 def _header_from_json(pair: object) -> tuple[str, str]:
@@ -139,7 +139,7 @@ class RecordedRequest:
         else:
             raw["signature"] = {k: _printable(v) for k, v in vars(self.signature).items()}
         for name in ("path", "query"):  # a request target that is not UTF-8: its bytes in base64, marked
-            if not _is_utf8(raw[name]):
+            if not is_utf8(raw[name]):
                 raw[name] = _to_base64(raw[name])
                 raw[f"{name}_encoding"] = "base64"
         return raw
