@@ -4,6 +4,7 @@ forwarding to a real app; every wait is Playwright's auto-waiting `expect`, neve
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,22 @@ async def test_an_events_page_shows_the_chat_and_the_forwards_answer(tmp_path: P
         await expect(page.locator("#body")).to_contain_text('"recipient_name": "John Doe"')
         await expect(page.locator("#headers")).to_contain_text("Content-Type")
         await expect(page.locator("dl.meta")).to_contain_text("relayed")
+
+
+async def test_an_events_page_shows_a_forward_that_ends_after_it_opened(tmp_path: Path) -> None:
+    expect = _expect()
+    async with live_setup(tmp_path, answer=b'{"handled":"after a breakpoint"}') as setup, browser_page() as page:
+        setup.target.hold = asyncio.Event()  # the app sits on a breakpoint
+        await page.goto(setup.inspector.url)
+        sending = asyncio.ensure_future(setup.send(fixture_bytes("incoming_message/text")))
+        row = page.locator("tr.event-row")
+        await expect(row).to_have_count(1)  # recorded before it is forwarded: listed at once
+        await page.click("tr.event-row td.summary a")
+        await expect(page.locator("#forwards-card")).to_contain_text("Not forwarded")
+        setup.target.hold.set()
+        await expect(page.locator("#forwards")).to_contain_text('{"handled":"after a breakpoint"}')
+        sent = await sending
+        await expect(page.locator("dl.meta")).to_contain_text(sent)  # the same event, not a reload elsewhere
 
 
 async def test_replay_and_an_edited_replay_show_the_apps_answer(tmp_path: Path) -> None:

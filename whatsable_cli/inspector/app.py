@@ -118,10 +118,12 @@ async def _history_errors(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def event(request: web.Request) -> web.Response:
+    tops = await asyncio.to_thread(request.app[READER].tops)  # before the event: a later forward comes on the stream
     recorded, run, forwards = await _found(request)
     settings = request.app[SETTINGS]
     shown = event_json(recorded, run, forwards, show_secrets=_secrets(request), targets=settings.targets)
     shown["can_resign"] = bool(settings.secret)
+    shown["tops"] = {"seq": tops.seq, "forward": tops.forward}
     return _json(shown)
 
 

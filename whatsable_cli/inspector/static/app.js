@@ -103,7 +103,7 @@ function setLive(on, text) {
 function stopStream() {
   if (state.source) state.source.close();
   state.source = null;
-  document.getElementById("live").hidden = true;  // only the event list is live
+  document.getElementById("live").hidden = true;  // shown again by the page that opens a stream
 }
 
 // -- routing ---------------------------------------------------------------------------------------------------
@@ -395,11 +395,30 @@ async function showEvent(view, id) {
     meta,
     item.chat.length ? section("Conversation (last_messages)", chatView(item.chat)) : null,
     section("Signature", signatureView(item.signature)),
-    section("Forwards", forwardsView(item.forwards)),
+    el("div", { id: "forwards-card" }, section("Forwards", forwardsView(item.forwards))),
     section("Replay", replayView(item), ...curlView(item)),
     section("Headers", ...headersView(item, id)),
     section(`Body (${item.size} bytes${item.body_kind === "json" ? ", pretty-printed" : item.body_kind === "base64" ? ", not UTF-8: base64" : ""})`,
       el("pre", { class: "body", id: "body", text: item.body })));
+  watchForwards(item);
+}
+
+// A forward still under way when the page opened (a slow app, a breakpoint in it) shows up when it ends.
+function watchForwards(item) {
+  if (!location.hash.startsWith("#/event/")) return;  // left for another page while this one loaded
+  const url = new URLSearchParams({ after_seq: item.tops.seq, after_forward: item.tops.forward });
+  const source = new EventSource(`/api/stream?${url}`);
+  state.source = source;
+  source.onopen = () => setLive(true);
+  source.onerror = () => setLive(false, "reconnecting");
+  source.addEventListener("updated", async (message) => {
+    if (JSON.parse(message.data).id !== item.id) return;
+    try {
+      const fresh = await getJson(`/api/events/${encode(item.id)}${state.showSecrets ? "?secrets=1" : ""}`);
+      const card = document.getElementById("forwards-card");
+      if (card) card.replaceChildren(section("Forwards", forwardsView(fresh.forwards)));
+    } catch (error) { setLive(false, "reconnecting"); }
+  });
 }
 
 // -- two events side by side --------------------------------------------------------------------------------------
