@@ -130,6 +130,13 @@ async def test_replay_and_an_edited_replay_show_the_apps_answer(tmp_path: Path) 
         await expect(answer).to_contain_text("connection refused")
         await page.click("#copy-curl")
         await expect(page.locator("#curl")).to_contain_text("'http://127.0.0.1:9/nothing-listens'")
+        kept = page.locator("#replays tbody tr")
+        await expect(kept).to_have_count(3)  # each replay joins the list at the top
+        await page.reload()  # and is kept in the history
+        await expect(kept).to_have_count(3)
+        await expect(kept.nth(0)).to_contain_text("refused")
+        await expect(kept.nth(1)).to_contain_text("edited")
+        await expect(kept.nth(2)).to_contain_text('{"handled":"again"}')
         await expect(page.locator("#curl")).to_contain_text("--data-binary @-")
 
 

@@ -1,9 +1,10 @@
 """The inspector's guard over real loopback HTTP: the Host check, the token and the Origin on POST, loopback only,
-the security headers, and replays (exact, edited, re-signed; redirects never followed)."""
+the security headers, and replays (exact, edited, re-signed; redirects never followed; kept in the history)."""
 
 from __future__ import annotations
 
 import socket
+import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +25,8 @@ from tests.support.listen_helpers import RawClient, TargetApp, fixture_bytes
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.inspector.model import loopback_host
 from whatsable_cli.inspector.security import TOKEN_HEADER
+from whatsable_cli.recording.history import History
+from whatsable_cli.recording.history_retention import prune
 from whatsable_cli.webhooks.signing import verify
 
 
@@ -201,6 +204,16 @@ async def test_replay_edits_resigns_and_never_follows_a_redirect(tmp_path: Path)
             assert all(SIGNATURE not in str(value) for value in resigned["sent_headers"])  # type: ignore[attr-defined]
             bad = await replay({"url": "ftp://127.0.0.1/x"})
             assert "not an http(s) URL" in str(bad["error"])
+            assert exact["not_kept"] is None
+            async with session.get(f"{inspector.url}api/events/a1") as response:
+                kept = (await response.json())["replays"]  # newest first; the refused one was never sent
+            assert [(r["status"], r["resigned"], r["edited"]) for r in kept] == [
+                (200, True, True),
+                (200, False, True),
+                (200, False, False),
+                (302, False, False),
+            ]
+            assert kept[-1]["url"] == f"{base}/moved" and kept[0]["answer"] == '{"handled":true}'
         sent = target.received
         assert sent[0].body == fixture_bytes("message_status/delivered")
         assert ("X-Webhook-Signature", SIGNATURE) in sent[0].headers  # byte-exact: the recorded headers
@@ -212,6 +225,35 @@ async def test_replay_edits_resigns_and_never_follows_a_redirect(tmp_path: Path)
     finally:
         await target.stop()
         await runner.cleanup()
+
+
+async def test_a_replay_is_kept_with_its_request_until_the_request_is_pruned(tmp_path: Path) -> None:
+    target = await TargetApp().start()
+    path = _history(tmp_path)
+    try:
+        async with running_inspector(inspector_settings(path)) as inspector, aiohttp.ClientSession() as session:
+            headers = action_headers(inspector.url, await page_token(session, inspector.url))
+            ask = {"url": target.url("/hooks")}
+            async with session.post(f"{inspector.url}api/events/a1/replay", json=ask, headers=headers) as response:
+                assert (await response.json())["not_kept"] is None
+            with sqlite3.connect(path) as holder:  # another writer holds the lock past the inspector's wait
+                holder.execute("BEGIN IMMEDIATE")
+                async with session.post(f"{inspector.url}api/events/a1/replay", json=ask, headers=headers) as response:
+                    answer = await response.json()
+                holder.rollback()
+            assert answer["status"] == 200 and "not kept in the history: database is locked" in answer["not_kept"]
+        async with (
+            running_inspector(inspector_settings(path)) as inspector,
+            aiohttp.ClientSession() as session,
+            session.get(f"{inspector.url}api/events/a1") as response,
+        ):
+            assert [r["status"] for r in (await response.json())["replays"]] == [200]  # a new inspector sees it
+        with History.open(path) as history:
+            prune(history, keep=0)
+            assert history.conn.execute("SELECT count(*) FROM replays").fetchone() == (0,)
+    finally:
+        await target.stop()
+    assert len(target.received) == 2  # both were sent
 
 
 async def test_resign_without_a_secret_is_refused(tmp_path: Path) -> None:

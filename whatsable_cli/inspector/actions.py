@@ -9,6 +9,8 @@ from whatsable_cli.delivery.client import Deliverer
 from whatsable_cli.delivery.http_rules import check_http_url
 from whatsable_cli.errors import BadInputError
 from whatsable_cli.inspector.model import InspectorSettings
+from whatsable_cli.recording.history_replays import ReplayRecord
+from whatsable_cli.recording.history_rows import now_iso
 from whatsable_cli.recording.lines import RecordedRequest
 from whatsable_cli.replay.request import EDITED_SIGNATURE, STALE_SIGNATURE, SigningPlan, prepare
 from whatsable_cli.replay.sources import ReplayItem
@@ -103,12 +105,13 @@ def prepared_for(
 
 async def replay(
     deliverer: Deliverer, request: RecordedRequest, ask: ReplayAsk, settings: InspectorSettings
-) -> dict[str, Any]:
-    """Send it (redirects are never followed) and describe the answer for the page."""
+) -> tuple[dict[str, Any], ReplayRecord]:
+    """Send it (redirects are never followed): the answer described for the page, and the replay to keep."""
     body, headers, edited, warning = prepared_for(request, ask, settings)
     delivery = await deliverer.deliver(ask.url, body, headers, method=request.method)
     result = delivery.result
     answer = delivery.body[:MAX_ANSWER_BYTES].decode("utf-8", errors="replace")
+    kept = ReplayRecord(request.id, now_iso(), result, resigned=ask.resign, edited=edited)
     return {
         "url": result.url,
         "ok": result.ok,
@@ -122,4 +125,4 @@ async def replay(
         "edited": edited,
         "warning": WARNINGS.get(warning or ""),
         "sent_headers": [list(pair) for pair in shown_headers(headers, show_secrets=False)],
-    }
+    }, kept

@@ -13,13 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from whatsable_cli.delivery.client import Deliverer
+from whatsable_cli.errors import BadInputError
 from whatsable_cli.inspector import event_query as eq
 from whatsable_cli.inspector.actions import ReplayAsk, ReplayRefused, replay
 from whatsable_cli.inspector.events_stream import stream_events
 from whatsable_cli.inspector.history_view import HistoryReader
 from whatsable_cli.inspector.model import InspectorSettings
 from whatsable_cli.inspector.security import TOKEN, Handler, add_security_headers, guard, new_token
-from whatsable_cli.inspector.views import curl_text, diff_json, event_json, row_json, run_json
+from whatsable_cli.inspector.views import curl_text, diff_json, event_json, replay_json, row_json, run_json
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -121,7 +122,9 @@ async def event(request: web.Request) -> web.Response:
     tops = await asyncio.to_thread(request.app[READER].tops)  # before the event: a later forward comes on the stream
     recorded, run, forwards = await _found(request)
     settings = request.app[SETTINGS]
+    replays = await asyncio.to_thread(request.app[READER].replays, recorded.id)
     shown = event_json(recorded, run, forwards, show_secrets=_secrets(request), targets=settings.targets)
+    shown["replays"] = [replay_json(record) for record in replays]
     shown["can_resign"] = bool(settings.secret)
     shown["tops"] = {"seq": tops.seq, "forward": tops.forward}
     return _json(shown)
@@ -140,9 +143,14 @@ async def replay_event(request: web.Request) -> web.Response:
     except ValueError as exc:  # ReplayRefused, or not JSON at all
         return _error(400, str(exc) if isinstance(exc, ReplayRefused) else "send a JSON object: {url, resign, body}")
     try:
-        result = await replay(request.app[DELIVERER], recorded, ask, request.app[SETTINGS])
+        result, kept = await replay(request.app[DELIVERER], recorded, ask, request.app[SETTINGS])
     except ReplayRefused as exc:
         return _error(400, str(exc))
+    result["at"], result["not_kept"] = kept.at, None
+    try:
+        await asyncio.to_thread(request.app[READER].add_replay, kept)
+    except (sqlite3.Error, BadInputError) as exc:  # sent and answered all the same: the page says so
+        result["not_kept"] = f"not kept in the history: {exc}"
     return _json(result)
 
 

@@ -29,6 +29,7 @@ from whatsable_cli.recording.history_queries import (
     forwards_of_request,
     list_runs,
 )
+from whatsable_cli.recording.history_replays import ReplayRecord, add_replay, replays_of
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.schema import connect
 
@@ -65,25 +66,38 @@ class HistoryReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
-        self._indexer: History | None = None
+        self._writer: History | None = None  # opened for the little the inspector writes
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
-            for conn in (self._conn, self._indexer.conn if self._indexer else None):
+            for conn in (self._conn, self._writer.conn if self._writer else None):
                 if conn is not None:
                     conn.close()
-            self._conn, self._indexer = None, None
+            self._conn, self._writer = None, None
+
+    def _writable(self) -> History:
+        """A connection of its own for the inspector's only writes: the search index, and replays."""
+        if self._writer is None:
+            self._writer = History(self.path, connect(self.path, busy_timeout=INDEX_WAIT_S))
+        return self._writer
 
     def _searchable_now(self, history: History) -> None:
         """The full-text index is filled behind the listener's writes: a search first indexes what it has
-        not yet (the history's own rule), over a connection of its own, the only writing the inspector does."""
+        not yet (the history's own rule)."""
         (top,) = history.conn.execute("SELECT coalesce(max(seq), 0) FROM requests").fetchone()
         if indexed_through(history.conn) >= top:
             return
-        if self._indexer is None:
-            self._indexer = History(self.path, connect(self.path, busy_timeout=INDEX_WAIT_S))
-        index_for_search(self._indexer)
+        index_for_search(self._writable())
+
+    def add_replay(self, record: ReplayRecord) -> None:
+        """Keep a replay with its request (raises sqlite3.Error when the history cannot take it now)."""
+        with self._lock:
+            add_replay(self._writable().conn, record)
+
+    def replays(self, request_id: str) -> list[ReplayRecord]:
+        with self._history() as history:
+            return [] if history is None else replays_of(history.conn, request_id)
 
     @contextmanager
     def _history(self) -> Iterator[History | None]:

@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.recording.export import curl_command, default_target
 from whatsable_cli.recording.history_queries import HistoryRow, RunRow
+from whatsable_cli.recording.history_replays import ReplayRecord
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.webhooks.events import ParsedEvent, chronological, decode_last_messages, parse_body
 from whatsable_cli.webhooks.redaction import has_signature, shown_headers
@@ -24,12 +26,9 @@ def _parsed(request: RecordedRequest) -> ParsedEvent:
     return parse_body(request.body_bytes)
 
 
-def _forward_json(record: ForwardRecord) -> dict[str, Any]:
-    result = record.result
+def _result_json(result: DeliveryResult) -> dict[str, Any]:
     return {
         "url": result.url,
-        "attempt": record.attempt,
-        "at": record.at,
         "ok": result.ok,
         "status": result.status,
         "latency_ms": result.latency_ms,
@@ -37,6 +36,15 @@ def _forward_json(record: ForwardRecord) -> dict[str, Any]:
         "error": result.error,
         "error_code": result.error_code,
     }
+
+
+def _forward_json(record: ForwardRecord) -> dict[str, Any]:
+    return {**_result_json(record.result), "attempt": record.attempt, "at": record.at}
+
+
+def replay_json(record: ReplayRecord) -> dict[str, Any]:
+    """A kept replay, shown as a forward is, with how it was sent."""
+    return {**_result_json(record.result), "at": record.at, "resigned": record.resigned, "edited": record.edited}
 
 
 def _last_forward(forwards: list[ForwardRecord]) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Keeping the history bounded: `events prune --older-than/--keep/--max-size` and the size cap `listen` applies.
 
-The oldest requests go first, with their forward results and index entries, a batch per transaction
+The oldest requests go first, with their forward results, replays and index entries, a batch per transaction
 (a listener writing meanwhile waits for one batch at most). Freed pages are reused by later writes; the
 file itself does not shrink.
 """
@@ -54,6 +54,7 @@ def _delete_through(
             before = conn.total_changes
             conn.executemany("DELETE FROM forwards WHERE request_id = ?", ids)
             result.forwards += conn.total_changes - before
+            conn.executemany("DELETE FROM replays WHERE request_id = ?", ids)
             conn.executemany("DELETE FROM requests WHERE seq = ?", [(row[0],) for row in rows])
             result.requests += len(rows)
         if len(rows) < _BATCH:

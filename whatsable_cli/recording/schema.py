@@ -73,6 +73,14 @@ MIGRATIONS: tuple[str, ...] = (
         result TEXT NOT NULL           -- the delivery result as JSON (the forward line's own fields)
     );
     CREATE INDEX forwards_request ON forwards(request_id);
+    CREATE TABLE replays (             -- a request re-sent from the inspector, and the answer it got
+        request_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        resigned INTEGER NOT NULL,
+        edited INTEGER NOT NULL,
+        result TEXT NOT NULL           -- the delivery result as JSON
+    );
+    CREATE INDEX replays_request ON replays(request_id);
     -- Contentless: the text is the body (see search_text), kept once, in requests.
     CREATE VIRTUAL TABLE requests_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');
     """,

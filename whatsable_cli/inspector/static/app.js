@@ -304,6 +304,20 @@ function forwardsView(forwards) {
       el("td", {}, el("pre", { class: "answer", text: f.answer || f.error || "" }))))));
 }
 
+// The replays kept in the history, newest first (one sent from this page joins them at the top).
+function replaysView(replays) {
+  if (!replays.length) return el("p", { class: "muted", id: "replays", text: "Not replayed yet." });
+  return el("table", { class: "forwards", id: "replays" },
+    el("thead", {}, el("tr", {}, ["When (UTC)", "To", "Sent", "Status", "Latency", "The answer"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, replays.map((r) => el("tr", {},
+      el("td", { class: "when", text: time(r.at) }),
+      el("td", {}, el("code", { text: r.url })),
+      el("td", {}, r.resigned ? badge("re-signed", "muted") : badge("as recorded", "muted"), r.edited ? badge("edited", "warn") : null),
+      el("td", {}, r.status !== null ? statusBadge(r.status) : badge(r.error_code || "error", "bad")),
+      el("td", { text: ms(r.latency_ms) }),
+      el("td", {}, el("pre", { class: "answer", text: r.answer || r.error || "" }))))));
+}
+
 function headersView(item, id) {
   const rows = item.headers.map(([name, value]) => el("tr", {}, el("th", { text: name }), el("td", {}, el("code", { text: value }))));
   const note = item.redacted
@@ -336,6 +350,10 @@ function replayView(item) {
       const answer = await postJson(`/api/events/${encode(item.id)}/replay`,
         { url: url.value, resign: resign.checked, body: edit.checked ? editor.value : null });
       result.replaceChildren(replayResult(answer));
+      if (!answer.not_kept) {
+        item.replays.unshift(answer);
+        document.getElementById("replays").replaceWith(replaysView(item.replays));
+      }
     } catch (error) {
       result.replaceChildren(errorBox(error));
     } finally { send.disabled = false; }
@@ -344,7 +362,7 @@ function replayView(item) {
   el("label", { class: "inline" }, resign,
     item.can_resign ? " Re-sign with the secret (fresh signature)" : " Re-sign (needs --secret or WHATSABLE_SECRET)"),
   el("label", { class: "inline" }, edit, item.raw_body === null ? " Edit the body (not text: cannot edit)" : " Edit the body"),
-  editor, el("div", {}, send), result);
+  editor, el("div", {}, send), result, el("h3", { text: "Replays kept in the history" }), replaysView(item.replays));
   return form;
 }
 
@@ -357,6 +375,7 @@ function replayResult(answer) {
       answer.edited ? badge("edited", "warn") : null),
     answer.warning ? el("p", { class: "warning", text: answer.warning }) : null,
     answer.error ? el("p", { class: "error", text: answer.error }) : null,
+    answer.not_kept ? el("p", { class: "warning", text: answer.not_kept }) : null,
     el("pre", { class: "answer", text: answer.answer || "" }));
 }
 
