@@ -26,6 +26,9 @@ from tests.support.recordings import (
 )
 from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.paths import new_recording_path
+from whatsable_cli.recording.history import History
+from whatsable_cli.recording.history_queries import find_in_history
+from whatsable_cli.recording.history_replays import ReplayRecord, add_replay
 from whatsable_cli.recording.jsonl import RecordingWriter
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 
@@ -281,6 +284,28 @@ def test_show_finds_an_id_from_an_earlier_run() -> None:
     assert detail["run"] == first and detail["forwards"][0]["status"] == 200
     assert "run        1 (whatsable events list --run 1)" in run_cli("events", "show", "0002").stdout
     assert run_cli("events", "show", "000").exit_code == 7  # three ids start with it
+
+
+def test_show_lists_the_replays_the_inspector_kept() -> None:
+    two_runs()
+    assert json.loads(run_cli("events", "show", "0002", "--json").stdout)["replays"] == []
+    with History.open() as history:
+        request_id = find_in_history(history, "0002")[0].id
+        answered = DeliveryResult("http://localhost:3000/hook", 202, 4.2, '{"again":true}')
+        add_replay(history.conn, ReplayRecord(request_id, "2026-12-03T10:00:00.000Z", answered, edited=True))
+        refused = DeliveryResult("http://localhost:9/x", error="connection refused", error_code="refused")
+        add_replay(history.conn, ReplayRecord(request_id, "2026-12-03T10:05:00.000Z", refused, resigned=True))
+    shown = run_cli("events", "show", "0002").stdout
+    assert "replays (sent from the inspector, newest first)" in shown
+    listed = shown.split("replays (sent from the inspector, newest first)")[1].strip().splitlines()
+    newest, oldest = (line.strip() for line in listed[:2])
+    assert newest.startswith("re-signed http://localhost:9/x") and "refused: connection refused" in newest
+    assert oldest.startswith("as recorded, edited http://localhost:3000/hook") and "202" in oldest
+    detail = json.loads(run_cli("events", "show", "0002", "--json").stdout)
+    assert [(r["resigned"], r["edited"], r.get("status")) for r in detail["replays"]] == [
+        (True, False, None),
+        (False, True, 202),
+    ]
 
 
 def test_export_jsonl_is_the_recording_format_byte_for_byte_and_imports_back(tmp_path: Path) -> None:

@@ -123,7 +123,7 @@ def show_command(
     show_secrets: ShowSecretsOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Show one request in full: headers, pretty body, decoded last_messages, forward results."""
+    """Show one request in full: headers, pretty body, decoded last_messages, forward results, replays."""
     from whatsable_cli.render.events import render_event_detail, warn_skipped_line
 
     if record is not None:
@@ -136,11 +136,13 @@ def show_command(
         return
     from whatsable_cli.recording.history import opened_history
     from whatsable_cli.recording.history_queries import find_in_history, forwards_of_request
+    from whatsable_cli.recording.history_replays import replays_of
 
     with opened_history() as history:
         found, run = find_in_history(history, request_id)
         forwards = forwards_of_request(history, found.id)
-    render_event_detail(found, forwards, show_secrets=show_secrets, json_output=json_output, run=run)
+        replays = replays_of(history.conn, found.id)
+    render_event_detail(found, forwards, show_secrets=show_secrets, json_output=json_output, run=run, replays=replays)
 
 
 @events_app.command("export")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from whatsable_cli.delivery.results import DeliveryResult
 from whatsable_cli.recording.history_import import ImportResult
 from whatsable_cli.recording.history_queries import HistoryRow, RunRow
+from whatsable_cli.recording.history_replays import ReplayRecord
 from whatsable_cli.recording.history_retention import PruneResult
 from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
 from whatsable_cli.recording.query import EventRow
@@ -160,11 +162,17 @@ def render_event_detail(
     show_secrets: bool,
     json_output: bool,
     run: int | None = None,
+    replays: Sequence[ReplayRecord] | None = None,
 ) -> None:
-    """One request in full: summary, headers (signatures redacted), pretty body, transcript, forwards."""
+    """One request in full: summary, headers (signatures redacted), pretty body, transcript, forwards, and the
+    replays sent from the inspector (the history keeps them)."""
     if json_output:
         detail = detail_json(request, forwards, show_secrets=show_secrets)
-        print_json(detail if run is None else {**detail, "run": run})
+        if run is not None:
+            detail["run"] = run
+        if replays is not None:  # read from the history, which keeps them
+            detail["replays"] = [_replay_dict(replay) for replay in replays]
+        print_json(detail)
         return
     console = stdout_console()
     parsed = parse_body(request.body_bytes)
@@ -181,6 +189,15 @@ def render_event_detail(
     console.print("\n[bold]forwards[/]" + ("" if forwards else "  none recorded"))
     for record in forwards:
         _print_forward(console, record)
+    if replays:  # from the history, which keeps them
+        console.print("\n[bold]replays[/] (sent from the inspector, newest first)")
+        for replay in replays:
+            how = "re-signed" if replay.resigned else "as recorded"
+            _print_delivery(console, replay.result, f"{how}{', edited' if replay.edited else ''}", replay.at)
+
+
+def _replay_dict(replay: ReplayRecord) -> dict[str, Any]:
+    return {"at": replay.at, "resigned": replay.resigned, "edited": replay.edited, **replay.result.to_dict()}
 
 
 def _print_summary(console: Console, request: RecordedRequest, parsed: ParsedEvent, run: int | None) -> None:
@@ -241,12 +258,15 @@ def _print_message(console: Console, message: dict[str, Any]) -> None:
 
 
 def _print_forward(console: Console, record: ForwardRecord) -> None:
-    result = record.result
+    _print_delivery(console, record.result, f"#{record.attempt}", record.at)
+
+
+def _print_delivery(console: Console, result: DeliveryResult, label: str, at: str) -> None:
     outcome = str(result.status) if result.status is not None else f"{result.error_code}: {result.error}"
     style = "green" if result.ok else "red"
     latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else ""
     console.print(
-        f"  #{record.attempt} {escape(result.url)}  [{style}]{escape(outcome)}[/]  {latency}  {escape(record.at)}",
+        f"  {escape(label)} {escape(result.url)}  [{style}]{escape(outcome)}[/]  {latency}  {escape(at)}",
         soft_wrap=True,
     )
     if result.response_snippet:
