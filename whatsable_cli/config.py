@@ -47,13 +47,22 @@ class Config:
             return flag_value
         return self.values.get(key, default)
 
-    def pick_port(self, flag_value: int | None, default: int) -> int:
-        """`--port` or the file's `port`: a TCP port number (0 = any free one), else bad input."""
-        value = self.pick(flag_value, "port", default)
+    def pick_port(
+        self,
+        flag_value: int | None,
+        default: int,
+        *,
+        key: str = "port",
+        what: str = "port",
+        flag: str = "--port",
+        example: int = DEFAULT_PORT,
+    ) -> int:
+        """The flag or the file's `key`: a TCP port number (0 = any free one), else bad input."""
+        value = self.pick(flag_value, key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
             raise BadInputError(
-                f"invalid port {value!r}: a port is a number from 0 to 65535",
-                hint=f"e.g. --port {DEFAULT_PORT}, or --port 0 for a free one",
+                f"invalid {what} {value!r}: a port is a number from 0 to 65535",
+                hint=f"e.g. {flag} {example}, or {flag} 0 for a free one",
                 code="bad_port",
             )
         return value

@@ -30,14 +30,9 @@ def inspect_port(config: Config, flag: int | None, listener_port: int | None = N
     """--inspect-port (inspect: --port) > the config file's inspect_port > a free one when the listener took a
     free one (--port 0: tests and parallel runs must not contend for one fixed port) > the default."""
     fallback = 0 if listener_port == 0 else DEFAULT_INSPECT_PORT
-    value = config.pick(flag, "inspect_port", fallback)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise BadInputError(
-            f"invalid inspector port {value!r}: a port is a number from 0 to 65535",
-            hint=f"e.g. --inspect-port {DEFAULT_INSPECT_PORT}, or 0 for a free one",
-            code="bad_port",
-        )
-    return value
+    return config.pick_port(
+        flag, fallback, key="inspect_port", what="inspector port", flag="--inspect-port", example=DEFAULT_INSPECT_PORT
+    )
 
 
 def _config_targets(config: Config) -> tuple[str, ...]:
