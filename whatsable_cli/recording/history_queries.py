@@ -17,7 +17,7 @@ from whatsable_cli.errors import BadInputError
 from whatsable_cli.recording.history import History
 from whatsable_cli.recording.history_index import ids_condition, index_for_search, top_seq
 from whatsable_cli.recording.history_rows import REQUEST_COLUMNS, forward_from_row, request_from_row
-from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest
+from whatsable_cli.recording.lines import ForwardRecord, RecordedRequest, the_one_match
 from whatsable_cli.recording.query import EventRow, Filters, accepts_request
 
 _FORWARD_BATCH = 200
@@ -266,19 +266,9 @@ def find_in_history(history: History, id_prefix: str) -> tuple[RecordedRequest, 
     where, params = ids_condition(conn, "id >= ? AND id < ?", [id_prefix, id_prefix + _ID_END])
     sql = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE {where} ORDER BY id LIMIT 2"  # noqa: S608 (constants)
     matches = conn.execute(sql, params).fetchall()
-    if not matches:
-        raise BadInputError(
-            f"no request with id {id_prefix!r} in the history ({history.path})",
-            hint="list the ids with `whatsable events list` (or --record FILE for a JSON Lines recording)",
-            code="unknown_id",
-        )
-    if len(matches) > 1:
-        raise BadInputError(
-            f"id prefix {id_prefix!r} matches more than one request in the history",
-            hint="give more characters of the id",
-            code="ambiguous_id",
-        )
-    return request_from_row(matches[0]), matches[0][2]
+    hint = "list the ids with `whatsable events list` (or --record FILE for a JSON Lines recording)"
+    found = the_one_match(matches, id_prefix, f"the history ({history.path})", hint)
+    return request_from_row(found), found[2]
 
 
 def forwards_of_request(history: History, request_id: str) -> list[ForwardRecord]:

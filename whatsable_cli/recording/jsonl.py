@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from whatsable_cli.errors import BadInputError
-from whatsable_cli.recording.lines import Entry, RecordedRequest, entry_from_dict
+from whatsable_cli.recording.lines import Entry, RecordedRequest, entry_from_dict, the_one_match
 
 RECORDING_MODE = 0o600
 T = TypeVar("T")
@@ -167,18 +167,5 @@ def find_request(path: Path, id_prefix: str, *, on_skip: SkipWarning | None = No
             if request.id == id_prefix or len(matches) > 1:
                 break
     exact = [m for m in matches if m.id == id_prefix]
-    if exact:
-        return exact[0]
-    if not matches:
-        raise BadInputError(
-            f"no recorded request with id {id_prefix!r} in {path}",
-            hint="list the ids with `whatsable events list`",
-            code="unknown_id",
-        )
-    if len(matches) > 1:
-        raise BadInputError(
-            f"id prefix {id_prefix!r} matches more than one request in {path}",
-            hint="give more characters of the id",
-            code="ambiguous_id",
-        )
-    return matches[0]
+    hint = "list the ids with `whatsable events list`"
+    return the_one_match(exact or matches, id_prefix, str(path), hint, noun="recorded request")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
+from typing import TypeVar
 
 from whatsable_cli.delivery.results import DeliveryResult
+from whatsable_cli.errors import BadInputError
 from whatsable_cli.webhooks.events import JsonObject, SignatureCheck
 
 
@@ -242,3 +245,19 @@ def is_recording_object(value: object) -> bool:
     return value.get("type") in (RECORD_TYPE_REQUEST, RECORD_TYPE_FORWARD) or (
         "received_at" in value and "body" in value
     )
+
+
+T = TypeVar("T")
+
+
+def the_one_match(matches: Sequence[T], id_prefix: str, where: str, hint: str, *, noun: str = "request") -> T:
+    """The single request an id prefix found in `where`; none, or more than one, is bad input (exit 7)."""
+    if not matches:
+        raise BadInputError(f"no {noun} with id {id_prefix!r} in {where}", hint=hint, code="unknown_id")
+    if len(matches) > 1:
+        raise BadInputError(
+            f"id prefix {id_prefix!r} matches more than one request in {where}",
+            hint="give more characters of the id",
+            code="ambiguous_id",
+        )
+    return matches[0]
