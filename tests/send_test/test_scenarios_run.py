@@ -224,20 +224,13 @@ def test_unreachable_endpoint_fails_the_first_step_and_skips_the_rest() -> None:
 
 
 def test_dry_run_shows_the_shared_ids_and_repeat_makes_new_ones() -> None:
-    run = run_cli(
+    argv = (
         "send-test",
         "http://127.0.0.1:9/hook",
-        "--scenario",
-        "status-lifecycle",
-        "--repeat",
-        "2",
-        "--no-security-checks",
-        "--no-semantics-checks",
-        "--dry-run",
-        "--json",
-        "--seed",
-        "7",
+        *("--scenario", "status-lifecycle", "--repeat", "2"),
+        *("--no-security-checks", "--no-semantics-checks", "--dry-run", "--json", "--seed", "7"),
     )
+    run = run_cli(*argv)
     assert run.exit_code == 0, run.stderr
     requests = json.loads(run.stdout)["requests"]
     assert [r["check"] for r in requests] == [
@@ -250,20 +243,7 @@ def test_dry_run_shows_the_shared_ids_and_repeat_makes_new_ones() -> None:
     ]
     ids = [json.loads(r["body"])["data"]["message_id"] for r in requests]
     assert ids[0] == ids[1] == ids[2] != ids[3] == ids[4] == ids[5]
-    again = run_cli(
-        "send-test",
-        "http://127.0.0.1:9/hook",
-        "--scenario",
-        "status-lifecycle",
-        "--repeat",
-        "2",
-        "--no-security-checks",
-        "--no-semantics-checks",
-        "--dry-run",
-        "--json",
-        "--seed",
-        "7",
-    )
+    again = run_cli(*argv)
     assert json.loads(again.stdout)["requests"] == requests  # --seed: the same bytes
 
 
