@@ -11,7 +11,6 @@ import re
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.support.listen_helpers import (
     TargetApp,
     http_request,
     listen_settings,
+    port_of,
     read_line_matching,
     running_listener,
     spawn_listener,
@@ -43,18 +43,6 @@ def raw_post(body: bytes, *headers: bytes) -> bytes:
     """A POST to the webhook path whose header lines are sent byte for byte."""
     head = b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(line + b"\r\n" for line in headers)
     return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/")[0])
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[RawClient]]:
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        client.close()
 
 
 # -- header values and targets that are not UTF-8 -------------------------------------------------------------

@@ -64,14 +64,6 @@ async def listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
         yield running
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[list[RawClient]]:
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        client.close()
-
-
 async def connect(listener: Listener, clients: list[RawClient]) -> RawClient:
     clients.append(await RawClient.connect(listener.info.port))
     return clients[-1]

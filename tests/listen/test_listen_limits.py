@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.listen_helpers import DEADLINE, read_line_matching, spawn_listener
+from tests.support.listen_helpers import DEADLINE, port_of, read_line_matching, spawn_listener
 from whatsable_cli.recording.jsonl import iter_entries
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="resource limits of another process: Linux")
@@ -32,10 +32,6 @@ def limited(kind: int, soft: int, hard: int) -> Callable[[], None]:
         resource.setrlimit(kind, (soft, hard))
 
     return apply
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
 def post(index: int) -> bytes:

@@ -312,3 +312,8 @@ def spawn_listener(
         proc.wait()
         raise
     return proc, url
+
+
+def port_of(url: str) -> int:
+    """The port of a listener's URL (http://127.0.0.1:PORT/path)."""
+    return int(url.rsplit(":", 1)[1].split("/")[0])
