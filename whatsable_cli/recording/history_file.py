@@ -6,7 +6,6 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from whatsable_cli.recording.schema import SCHEMA_VERSION, database_errors, unusable_error
 
@@ -42,7 +41,7 @@ def read_history_file(path: Path) -> HistoryFile | None:
     except OSError as exc:
         raise unusable_error(path, exc.strerror or str(exc)) from None
     # Read-only, through a URI so that nothing (no journal mode, no migration) is written by looking.
-    uri = f"file:{quote(str(path))}?mode=ro"
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     with database_errors(path):
         conn = sqlite3.connect(uri, uri=True, timeout=1.0)
         try:
